@@ -1,0 +1,36 @@
+"""``python -m crawler COMMAND``: the project's commands besides ``scrapy crawl``.
+
+Each command lives in ``crawler/commands/<name>.py`` and exposes
+``add_arguments(parser)`` and ``run(args) -> int`` (the exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "extract": "run the page pipeline on saved HTML files, one JSON record per file",
+    "replica": "serve the offline replica of the seed portals on 127.0.0.1",
+    "dedup": "deduplicate existing JSONL files into kept records and duplicates",
+    "clusters": "print reprint clusters from an output directory",
+    "demo": "start the replica, crawl every seed portal, print a summary",
+    "schema": "write the JSON Schema of the records (crawler/schema/)",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"crawler.commands.{name}")
+        command_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(command_parser)
+    args = parser.parse_args(argv)
+    module = importlib.import_module(f"crawler.commands.{args.command}")
+    return int(module.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Identifiers shared by the crawl, the dedup stage and the offline commands."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+# Query parameters that only track the reader; dropped from canonical URLs.
+_TRACKING = re.compile(r"^(utm_[a-z]+|spm|from|source|isappinstalled|share_token)$", re.I)
+
+# What the dedup stage ignores when it compares texts: whitespace and punctuation
+# (Unicode categories P*, S* and Z*), so a reprint with other quote marks or
+# spacing hashes the same.
+_STRIP_CATEGORIES = ("P", "S", "Z", "C")
+
+
+def canonical_url(url: str) -> str:
+    """The URL with sorted query, no fragment, no tracking parameters, lower-case host."""
+    canon = canonicalize_url(url, keep_fragments=False)
+    parts = urlsplit(canon)
+    query = "&".join(
+        kv for kv in parts.query.split("&") if kv and not _TRACKING.match(kv.split("=", 1)[0])
+    )
+    netloc = parts.netloc.lower()
+    if (parts.scheme == "http" and netloc.endswith(":80")) or (
+        parts.scheme == "https" and netloc.endswith(":443")
+    ):
+        netloc = netloc.rsplit(":", 1)[0]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
+
+
+def url_key(url: str) -> str:
+    """The canonical URL without its scheme: http and https copies are one page."""
+    canon = canonical_url(url)
+    return canon.split("://", 1)[1] if "://" in canon else canon
+
+
+def record_id(url: str) -> str:
+    """Stable record id: 16 hex digits of SHA-1 of ``url_key(url)``."""
+    return hashlib.sha1(url_key(url).encode("utf-8")).hexdigest()[:16]
+
+
+def dedup_text(text: str) -> str:
+    """The text as the dedup stage compares it: NFKC, no punctuation or whitespace."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in _STRIP_CATEGORIES)
+
+
+def content_hash(text: str) -> str:
+    """SHA-1 (hex) of ``dedup_text(text)``: equal for exact reprints."""
+    return hashlib.sha1(dedup_text(text).encode("utf-8")).hexdigest()

@@ -1,0 +1,62 @@
+"""The items the crawl passes along.
+
+``PageItem`` is what a spider yields for an article page: the fetched bytes
+and where they came from.  ``pipelines.page.PagePipeline`` turns it into an
+``ArticleItem``: the record users read.  Every ``ArticleItem`` field is
+declared and typed, so every JSONL line carries the same keys, and the JSON
+Schema in ``crawler/schema/`` is generated from these classes
+(``python -m crawler schema``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class PageItem:
+    """A fetched article page, before any processing."""
+
+    url: str  # the page's URL (after redirects)
+    body: bytes  # raw response body (already decompressed by Scrapy)
+    site: str  # portal name (the ``scrapy crawl`` name)
+    site_name: str  # portal display name
+    fetched_at: str  # ISO 8601, China time
+    content_type: str | None = None  # the HTTP Content-Type header, if any
+    charset: str | None = None  # the portal's charset override, if any
+    selectors: dict[str, Any] = field(default_factory=dict)  # portal selector overrides
+    list_title: str | None = None  # link text on the list page that led here
+
+
+@dataclass
+class ArticleItem:
+    """One article: the record written to ``articles.jsonl``."""
+
+    id: str  # stable id: 16 hex digits of SHA-1 of the canonical URL
+    url: str  # the article's URL
+    site: str  # portal name (the ``scrapy crawl`` name)
+    site_name: str  # portal display name
+    title: str | None  # headline, simplified script
+    original_title: str | None  # the ``原标题:`` line, when the page gives one
+    published_at: str | None  # YYYY-MM-DDTHH:MM:SS+08:00, YYYY-MM-DD, or null
+    source: str | None  # 来源: the publication the article comes from
+    authors: list[str]  # 作者 / 记者 names, job titles removed
+    editors: list[str]  # 编辑
+    responsible_editors: list[str]  # 责任编辑 / 责编
+    text: str  # body text: simplified script, NFKC, paragraphs joined by \n
+    content_hash: str  # SHA-1 of the normalized text (see crawler.ids.content_hash)
+    fetched_at: str  # when the page was fetched, ISO 8601 China time
+    encoding: str | None  # the codec the page was decoded with
+    original_script: str  # "simplified", "traditional" or "mixed": the page's own script
+    quality_flags: list[str] = field(default_factory=list)  # see README "Quality flags"
+    fixes: list[str] = field(default_factory=list)  # repairs applied (charset, mojibake, script…)
+
+
+@dataclass
+class DuplicateItem(ArticleItem):
+    """A reprint: written to ``duplicates.jsonl`` instead of ``articles.jsonl``."""
+
+    duplicate_of: str = ""  # ``id`` of the kept record
+    similarity: float = 1.0  # estimated Jaccard similarity to the kept record (1.0 = exact)
+    match: str = "content_hash"  # "content_hash", "url" or "minhash"

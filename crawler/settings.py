@@ -1,0 +1,90 @@
+"""Every setting of the project, with its default, in one place.
+
+Scrapy reads this module (``scrapy.cfg`` points at it).  Project settings are
+the upper-case names below the ``Project settings`` line; each has a one-line
+comment and is listed in the README.  Override any of them per run with
+``scrapy crawl SITE -s NAME=VALUE``.
+
+Scrapy's library defaults are not polite to real portals (robots.txt ignored,
+no delay, 8 requests per domain at once, a 1 GiB download limit); the values
+below are chosen for small government servers and set explicitly.
+"""
+
+from __future__ import annotations
+
+BOT_NAME = "zhengfa"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- Politeness -------------------------------------------------------------
+# Contact shown in the User-Agent: set it to a mail address or project URL.
+CRAWLER_CONTACT = "https://github.com/zhengfa-crawler/zhengfa-crawler"
+# Honest User-Agent naming the project and a contact (built from CRAWLER_CONTACT).
+USER_AGENT = f"zhengfa-crawler/0.1 (research news collector; +{CRAWLER_CONTACT})"
+ROBOTSTXT_OBEY = True  # robots.txt obeyed; see README for the policy on broken files
+CONCURRENT_REQUESTS = 16  # across all portals of one process
+CONCURRENT_REQUESTS_PER_DOMAIN = 2  # at most two requests at once to one portal
+DOWNLOAD_DELAY = 0.5  # seconds between requests to one portal (AutoThrottle adapts it)
+RANDOMIZE_DOWNLOAD_DELAY = True
+AUTOTHROTTLE_ENABLED = True  # back off when a portal slows down
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30  # seconds before a hung server is given up on
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # 32 MiB: bigger bodies and decompression bombs are dropped
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+DOWNLOAD_FAIL_ON_DATALOSS = True  # a truncated body is an error, never an article
+RETRY_ENABLED = True
+RETRY_TIMES = 2  # two retries on 5xx, 429, timeouts and dropped connections
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5  # redirect loops stop here
+DEPTH_LIMIT = 8  # pagination and calendar traps end here
+DNS_TIMEOUT = 20
+COOKIES_ENABLED = False  # portals need no session; cookies only make requests unique
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"  # -O x.jsonl writes Chinese as text, not \\u escapes
+
+# --- Project settings ---------------------------------------------------------
+# Directory of the portal definitions (one TOML file per portal).
+SEEDS_DIR = "seeds"
+# Where JSONL output goes: OUTPUT_DIR/<site>/articles.jsonl and duplicates.jsonl.
+OUTPUT_DIR = "output"
+# Where persistent state goes: dedup index, seen-URL stores, locks.
+STATE_DIR = "state"
+# Base URL of the offline replica (python -m crawler replica); empty = the real portals.
+REPLICA_URL = ""
+# Processes that run page processing (decode, repair, extract, metadata); 0 = in the crawl process.
+PAGE_WORKERS = 2
+# Pages handed to the page workers at once before the crawl waits (bounds memory).
+PAGE_QUEUE_SIZE = 64
+# Raise the garbage collector thresholds in the crawl process (measured: +10 % pages/s).
+GC_THRESHOLDS = (50000, 50, 100)
+
+# Near-duplicate detection (see README "Duplicates" for how these were chosen).
+DEDUP_ENABLED = True  # False writes every valid article
+DEDUP_SHINGLE_SIZE = 5  # character n-grams over the normalized simplified text
+DEDUP_NUM_PERM = 128  # MinHash permutations
+DEDUP_LSH_THRESHOLD = 0.5  # LSH candidate threshold (bands x rows chosen by datasketch)
+DEDUP_THRESHOLD = 0.7  # estimated Jaccard at or above which a candidate is a duplicate
+DEDUP_SEED = 1  # MinHash permutation seed (datasketch-compatible)
+
+# Articles shorter than this (characters of body text) are dropped as empty.
+MIN_TEXT_CHARS = 80
+# Below this many characters an article is kept but flagged "short_body".
+SHORT_TEXT_CHARS = 300
+
+# Incremental crawling.
+INCREMENTAL_ENABLED = True  # skip article URLs already written for this portal
+# Stop paginating after this many list pages in a row that yield no new article.
+LIST_PAGES_WITHOUT_NEW = 1
+# Exit status 1 when errors (failed downloads, extraction errors) exceed this share of pages.
+ERROR_RATE_LIMIT = 0.2
+
+ITEM_PIPELINES = {
+    "pipelines.page.PagePipeline": 100,  # decode, repair, script, extract, metadata
+    "pipelines.validate.ValidatePipeline": 400,  # drop empty and non-article pages
+    "pipelines.dedup.DedupPipeline": 500,  # exact and near-duplicate reprints
+    "pipelines.store.JsonlStorePipeline": 900,  # OUTPUT_DIR/<site>/articles.jsonl
+}
