@@ -21,12 +21,17 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"crawler.commands.{name}")
-        command_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
-        module.add_arguments(command_parser)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            # Only the chosen command is imported: some pull in heavy libraries.
+            module = importlib.import_module(f"crawler.commands.{name}")
+            command_parser.description = module.__doc__
+            module.add_arguments(command_parser)
     args = parser.parse_args(argv)
     module = importlib.import_module(f"crawler.commands.{args.command}")
     return int(module.run(args))

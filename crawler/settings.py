@@ -88,3 +88,5 @@ ITEM_PIPELINES = {
     "pipelines.dedup.DedupPipeline": 500,  # exact and near-duplicate reprints
     "pipelines.store.JsonlStorePipeline": 900,  # OUTPUT_DIR/<site>/articles.jsonl
 }
+
+SPIDER_LOADER_CLASS = "crawler.spiders.loader.PortalSpiderLoader"

@@ -1,0 +1,197 @@
+"""The spider shared by every portal: it only routes.
+
+List pages give article links and the next list page; article pages are
+yielded as ``PageItem`` (the raw bytes) for the item pipelines to read.  What a
+page *says* is read by ``crawler.page``, never here.
+
+Request ``meta`` set by these spiders (read by middlewares and pipelines):
+
+- ``kind``: ``"list"`` or ``"article"``
+- ``list_page``: 1-based position of a list page in its pagination chain
+- ``start_url``: the start URL a list page's chain began at
+- ``list_title``: an article link's text on the list page
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+
+from crawler import links
+from crawler.items import PageItem
+from crawler.portals import Portal
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def now_china() -> str:
+    """The current time as ISO 8601 in China time, seconds precision."""
+    return datetime.now(CHINA_TZ).isoformat(timespec="seconds")
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+class BaseNewsSpider(scrapy.Spider):
+    """Routing shared by portal spiders and the generic spider.
+
+    Arguments (``-a``): ``since=YYYY-MM-DD`` keeps only articles published on
+    or after that day; ``full=1`` recrawls everything (output still
+    deduplicated); ``max_pages=N`` caps list pages per start URL.
+    """
+
+    site: str = ""  # the output directory and record ``site`` (the crawl name)
+    site_name: str = ""
+    pagination_style: ClassVar[str] = "auto"
+    next_texts: ClassVar[tuple[str, ...]] = links.NEXT_TEXTS
+    next_css: ClassVar[tuple[str, ...]] = ()
+    max_pages: int = 50
+    max_articles: int = 0
+    charset: ClassVar[str | None] = None
+    selectors: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        *args: Any,
+        since: str | None = None,
+        full: str | None = None,
+        max_pages: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.since: str | None = self._check_since(since)
+        self.full: bool = _truthy(full) if full is not None else False
+        if max_pages is not None:
+            self.max_pages = int(max_pages)
+        self._articles_requested = 0
+
+    @staticmethod
+    def _check_since(since: str | None) -> str | None:
+        if since is None:
+            return None
+        try:
+            return datetime.strptime(since, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            raise ValueError(f"-a since={since!r}: expected a date as YYYY-MM-DD") from None
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        replica = settings.get("REPLICA_URL")
+        if replica:
+            from crawler.replica.handler import install
+
+            install(settings, str(replica))
+
+    def start_list_urls(self) -> list[str]:
+        return list(self.start_urls)
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.start_list_urls():
+            yield scrapy.Request(
+                url,
+                callback=self.parse_list,
+                meta={"kind": "list", "list_page": 1, "start_url": url},
+            )
+
+    # -- list pages --------------------------------------------------------
+    def article_links(self, response: TextResponse) -> list[links.Link]:
+        raise NotImplementedError
+
+    def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
+        if not isinstance(response, TextResponse):
+            self.logger.warning("list page is not text: %s", response.url)
+            return
+        for link in self.article_links(response):
+            if self.max_articles and self._articles_requested >= self.max_articles:
+                break
+            self._articles_requested += 1
+            yield scrapy.Request(
+                link.url,
+                callback=self.parse_article,
+                meta={"kind": "article", "list_title": link.text or None},
+            )
+        page = int(response.meta.get("list_page", 1))
+        if page >= self.max_pages:
+            self.crawler.stats.inc_value("pagination/max_pages_reached")
+            return
+        nxt = links.next_page(
+            response.selector, response.url, self.pagination_style, self.next_texts, self.next_css
+        )
+        if nxt and nxt != response.url:
+            yield scrapy.Request(
+                nxt,
+                callback=self.parse_list,
+                meta={
+                    "kind": "list",
+                    "list_page": page + 1,
+                    "start_url": response.meta.get("start_url", response.url),
+                },
+            )
+
+    # -- article pages -------------------------------------------------------
+    def parse_article(self, response: Response) -> Iterator[PageItem]:
+        content_type = response.headers.get(b"Content-Type")
+        ctype = content_type.decode("latin-1") if content_type else None
+        if ctype and not any(t in ctype.lower() for t in ("html", "xml", "text/plain")):
+            self.crawler.stats.inc_value("spider/skipped_not_html")
+            self.logger.info("not an HTML page (%s): %s", ctype, response.url)
+            return
+        yield PageItem(
+            url=response.url,
+            body=response.body,
+            site=self.site or self.name,
+            site_name=self.site_name or self.name,
+            fetched_at=now_china(),
+            content_type=ctype,
+            charset=self.charset,
+            selectors=dict(self.selectors),
+            list_title=response.meta.get("list_title"),
+        )
+
+
+class PortalSpider(BaseNewsSpider):
+    """A spider driven by a portal definition (``seeds/<name>.toml``)."""
+
+    portal: ClassVar[Portal]
+
+    def article_links(self, response: TextResponse) -> list[links.Link]:
+        portal = self.portal
+        return links.portal_article_links(
+            response.selector,
+            response.url,
+            portal.article_patterns,
+            portal.deny_patterns,
+            portal.links.restrict_css,
+        )
+
+
+def portal_spider_class(portal: Portal) -> type[PortalSpider]:
+    """A ``PortalSpider`` subclass for ``scrapy crawl <portal.name>``."""
+    selectors = {k: v for k, v in portal.selectors.model_dump().items() if v}
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "__doc__": f"{portal.display_name}: crawl {', '.join(portal.start_urls)}",
+        "name": portal.name,
+        "site": portal.name,
+        "site_name": portal.display_name,
+        "portal": portal,
+        "allowed_domains": list(portal.allowed_domains),
+        "start_urls": list(portal.start_urls),
+        "pagination_style": portal.pagination.style,
+        "next_texts": tuple(portal.pagination.next_text),
+        "next_css": tuple(portal.pagination.next_css),
+        "max_pages": portal.pagination.max_pages,
+        "max_articles": portal.limits.max_articles,
+        "charset": portal.charset,
+        "selectors": selectors,
+    }
+    class_name = "".join(part.capitalize() for part in portal.name.split("_")) + "Spider"
+    return type(class_name, (PortalSpider,), attrs)
