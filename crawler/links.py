@@ -46,8 +46,10 @@ NON_ARTICLE_URL = re.compile(
 
 NEXT_TEXTS = ("下一页", "下页", "后页", "下一頁", "next", "Next", ">", "›", "»")
 
+# createPageHTML(5, 0, "index", "html") or, as TRS templates write it,
+# var countPage = 5; var currentPage = 0; createPageHTML(countPage, currentPage, …)
 _CREATE_PAGE = re.compile(
-    r"createPageHTML\(\s*['\"]?(\d+)['\"]?\s*,\s*['\"]?(\d+)['\"]?\s*,\s*['\"]([\w-]+)['\"]\s*,"
+    r"createPageHTML\(\s*['\"]?(\w+)['\"]?\s*,\s*['\"]?(\w+)['\"]?\s*,\s*['\"]([\w-]+)['\"]\s*,"
     r"\s*['\"](\w+)['\"]"
 )
 _INDEX_N = re.compile(r"(?P<prefix>(?:index|list|default)(?:_|-))(?P<n>\d+)\.(?P<ext>s?html?)$")
@@ -165,6 +167,14 @@ def heuristic_article_links(
     return out
 
 
+def _js_int(script: str, token: str) -> int | None:
+    """A literal number, or the value of ``var token = N`` assigned in the script."""
+    if token.isdigit():
+        return int(token)
+    match = re.search(rf"\b{re.escape(token)}\s*=\s*['\"]?(\d+)", script)
+    return int(match.group(1)) if match else None
+
+
 def create_page_html_next(sel: Selector, base_url: str) -> str | None:
     """Next page from a TRS ``createPageHTML(total, current, prefix, ext)`` call.
 
@@ -174,7 +184,9 @@ def create_page_html_next(sel: Selector, base_url: str) -> str | None:
         match = _CREATE_PAGE.search(script)
         if not match:
             continue
-        total, current = int(match.group(1)), int(match.group(2))
+        total, current = _js_int(script, match.group(1)), _js_int(script, match.group(2))
+        if total is None or current is None:
+            continue
         prefix, ext = match.group(3), match.group(4)
         if current + 1 >= total:
             return None
