@@ -22,6 +22,8 @@ CRAWLER_CONTACT = "https://github.com/zhengfa-crawler/zhengfa-crawler"
 # Honest User-Agent naming the project and a contact (built from CRAWLER_CONTACT).
 USER_AGENT = f"zhengfa-crawler/0.1 (research news collector; +{CRAWLER_CONTACT})"
 ROBOTSTXT_OBEY = True  # robots.txt obeyed; see README for the policy on broken files
+# robots.txt answering 5xx or unreachable: "defer" skips the host this run, "allow" ignores it.
+ROBOTSTXT_UNAVAILABLE = "defer"
 CONCURRENT_REQUESTS = 16  # across all portals of one process
 CONCURRENT_REQUESTS_PER_DOMAIN = 2  # at most two requests at once to one portal
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one portal (AutoThrottle adapts it)
@@ -81,6 +83,11 @@ INCREMENTAL_ENABLED = True  # skip article URLs already written for this portal
 LIST_PAGES_WITHOUT_NEW = 1
 # Exit status 1 when errors (failed downloads, extraction errors) exceed this share of pages.
 ERROR_RATE_LIMIT = 0.2
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsPolicyMiddleware": 100,  # robots.txt with a policy for broken files
+}
 
 ITEM_PIPELINES = {
     "pipelines.page.PagePipeline": 100,  # decode, repair, script, extract, metadata
