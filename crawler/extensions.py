@@ -1,0 +1,258 @@
+"""One run of one portal: the lock, the run summary and the exit status.
+
+``PortalRunExtension`` (``EXTENSIONS``) is built before any pipeline, and
+
+1. takes the portal lock ``STATE_DIR/<site>.lock`` (``crawler.state``): when
+   another run of the same portal holds it, it raises
+   ``crawler.state.PortalLocked`` and the crawl never starts: nothing is
+   written, and ``scrapy crawl`` (``crawler.scrapy_commands.crawl``) prints
+   the message, naming the lock file and the holder's pid, and exits with
+   status 75 (``EX_TEMPFAIL``: try again later);
+2. repairs the tails of the portal's JSONL files and loads the seen store
+   (while holding the lock, before the dedup index reads the files);
+3. when the spider closes, writes ``OUTPUT_DIR/<site>/runs/<UTC time>.json``
+   (temporary file, then rename), prints one line such as
+   ``scfzw: 12 list pages, 3 new articles, 41 seen, 1 duplicate, 0 errors in
+   8.2 s → output/scfzw/articles.jsonl`` to stderr, and sets the stat
+   ``summary/exit_status`` that ``scrapy crawl`` exits with:
+
+   - 0: the run went well;
+   - 1: the portal looks broken or the run failed: no article link found at
+     all (a template change when earlier runs wrote records), article pages
+     fetched but not one record from them (``SUMMARY_MIN_ARTICLE_PAGES`` or
+     more), errors above ``ERROR_RATE_LIMIT`` of the pages, the output could
+     not be written, or the run was stopped (Ctrl-C, SIGTERM);
+   - 75: another run of the portal was in progress (see 1.).
+
+Settings: ``ERROR_RATE_LIMIT``, ``SUMMARY_MIN_ARTICLE_PAGES``, ``OUTPUT_DIR``, ``STATE_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+
+from crawler.state import PortalState, portal_state
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_LOCKED = 75  # sysexits.h EX_TEMPFAIL: another run holds the portal; try later
+EXIT_STATUS_STAT = "summary/exit_status"
+
+# Finish reasons that end a run normally (CLOSESPIDER_* limits are chosen by the user).
+_NORMAL_REASONS = ("finished",)
+_NORMAL_PREFIXES = ("closespider_",)
+
+
+def _utc(ts: datetime) -> str:
+    return ts.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _prefixed(stats: dict[str, Any], prefix: str) -> dict[str, int]:
+    return {
+        key[len(prefix) :]: int(value)
+        for key, value in sorted(stats.items())
+        if key.startswith(prefix) and "/" not in key[len(prefix) :]
+    }
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+class PortalRunExtension:
+    """Lock, run summary and exit status of one portal run (see the module doc)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        # raises PortalLocked before anything is written
+        self.state: PortalState = portal_state(crawler)
+        self.started = datetime.now(UTC)
+        self._t0 = time.monotonic()
+        self.error_rate_limit = crawler.settings.getfloat("ERROR_RATE_LIMIT")
+        self.min_article_pages = crawler.settings.getint("SUMMARY_MIN_ARTICLE_PAGES")
+        self.scheduled = {"list": 0, "article": 0}
+        self.item_errors = 0
+        self.summary: dict[str, Any] | None = None
+        self.summary_path: Path | None = None
+        crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(self._item_error, signal=signals.item_error)
+        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self._engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    # -- signal handlers -------------------------------------------------------------
+    def _request_scheduled(self, request: Request, **kwargs: Any) -> None:
+        kind = request.meta.get("kind")
+        if kind in self.scheduled:
+            self.scheduled[kind] += 1
+
+    def _item_error(self, **kwargs: Any) -> None:
+        self.item_errors += 1
+
+    def _spider_closed(self, spider: Any, reason: str) -> None:
+        summary = self.build_summary(reason)
+        self.summary = summary
+        self.crawler.stats.set_value(EXIT_STATUS_STAT, summary["exit_status"])
+        try:
+            self.summary_path = self.write_summary(summary)
+        except OSError as exc:
+            logger.error("%s: could not write the run summary: %s", self.state.site, exc)
+        line = self.human_line(summary)
+        for problem in summary["problems"]:
+            logger.error("%s: %s", self.state.site, problem)
+        logger.info(line)
+        print(line, file=sys.stderr, flush=True)
+
+    def _engine_stopped(self, **kwargs: Any) -> None:
+        self.state.close()
+
+    # -- the summary ---------------------------------------------------------------------
+    def build_summary(self, reason: str) -> dict[str, Any]:
+        """The run summary (a JSON object) from the crawl's stats."""
+        stats: dict[str, Any] = dict(self.crawler.stats.get_stats())
+        finished = datetime.now(UTC)
+        seconds = round(time.monotonic() - self._t0, 3)
+        spider = self.crawler.spider
+
+        def stat(key: str) -> int:
+            return int(stats.get(key) or 0)
+
+        pages = {"list": stat("fetch/list"), "article": stat("fetch/article")}
+        seen = stat("incremental/seen_skipped")
+        duplicates: dict[str, Any] = _prefixed(stats, "store/duplicates/")
+        dup_total = stat("store/duplicates")
+        new = stat("store/articles")
+        dropped: dict[str, int] = _prefixed(stats, "validate/dropped/")
+        for key, name in (
+            ("incremental/before_since", "before_since"),
+            ("store/skipped_seen", "already_written"),
+        ):
+            if stat(key):
+                dropped[name] = stat(key)
+        download = _prefixed(stats, "errors/download/")
+        http = _prefixed(stats, "errors/http/")
+        extraction = stat("page/errors") + stat("spider_exceptions/count") + self.item_errors
+        store_errors = stat("store/write_errors")
+        error_total = sum(download.values()) + sum(http.values()) + extraction + store_errors
+        attempts = pages["list"] + pages["article"] + sum(download.values()) + sum(http.values())
+        rate = round(error_total / attempts, 4) if attempts else (1.0 if error_total else 0.0)
+        found = self.scheduled["article"] + seen
+
+        problems: list[str] = []
+        if store_errors:
+            problems.append(f"output could not be written: {stats.get('store/error', '?')}")
+        if reason not in _NORMAL_REASONS and not reason.startswith(_NORMAL_PREFIXES):
+            problems.append(f"the run did not finish (reason: {reason})")
+        elif found == 0:
+            if self.state.had_records:
+                problems.append(
+                    f"no article links found on {_plural(pages['list'], 'list page')}, "
+                    f"though earlier runs wrote articles: the portal's pages have probably "
+                    f"changed (check its definition in seeds/)"
+                )
+            else:
+                problems.append(
+                    f"no article links found on {_plural(pages['list'], 'list page')}: "
+                    f"check the portal definition"
+                )
+        kept_any = new + dup_total + stat("store/skipped_seen") + stat("incremental/before_since")
+        if self.min_article_pages and pages["article"] >= self.min_article_pages and not kept_any:
+            problems.append(
+                f"{_plural(pages['article'], 'article page')} fetched and not one record "
+                f"came out of them (dropped: {dropped or 'none'}, extraction errors: "
+                f"{extraction}): the article pages have probably changed"
+            )
+        if error_total and rate > self.error_rate_limit:
+            problems.append(
+                f"{_plural(error_total, 'error')} on {_plural(attempts, 'page')} "
+                f"({rate:.0%}, above ERROR_RATE_LIMIT={self.error_rate_limit:.0%})"
+            )
+
+        watermark: dict[str, Any] = {}
+        for start, mark in sorted(self.state.watermark.items()):
+            watermark[start] = dict(mark)
+        return {
+            "site": self.state.site,
+            "started": _utc(self.started),
+            "finished": _utc(finished),
+            "seconds": seconds,
+            "finish_reason": reason,
+            "full": bool(getattr(spider, "full", False)),
+            "since": getattr(spider, "since", None),
+            "pages": pages,
+            "articles": {
+                "found": found,
+                "new": new,
+                "seen": seen,
+                "duplicate": {"total": dup_total, **duplicates},
+                "dropped": dropped,
+            },
+            "errors": {
+                "total": error_total,
+                "rate": rate,
+                "download": download,
+                "http": http,
+                "retries_given_up": stat("retry/max_reached"),
+                "extraction": extraction,
+                "store": store_errors,
+            },
+            "watermark": watermark,
+            "seen_store": {
+                "keys_at_start": stat("seen/keys_at_start"),
+                "rebuilt": bool(stat("seen/rebuilt")),
+                "replayed": stat("seen/replayed"),
+                "repaired_bytes": stat("store/repaired_bytes"),
+            },
+            "output": str(self.state.articles_path),
+            "problems": problems,
+            "exit_status": EXIT_PROBLEM if problems else EXIT_OK,
+        }
+
+    def write_summary(self, summary: dict[str, Any]) -> Path:
+        """Write ``summary`` to ``OUTPUT_DIR/<site>/runs/<UTC time>.json`` by rename."""
+        runs = self.state.output_dir / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
+        path = runs / f"{stamp}.json"
+        for n in range(1, 100):
+            if not path.exists():
+                break
+            path = runs / f"{stamp}-{n}.json"
+        tmp = runs / f".{path.name}.{os.getpid()}.tmp"
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(summary, fh, ensure_ascii=False, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+        return path
+
+    @staticmethod
+    def human_line(summary: dict[str, Any]) -> str:
+        """One line for the terminal or the cron log."""
+        arts = summary["articles"]
+        line = (
+            f"{summary['site']}: {_plural(summary['pages']['list'], 'list page')}, "
+            f"{_plural(arts['new'], 'new article')}, {arts['seen']} seen, "
+            f"{_plural(arts['duplicate']['total'], 'duplicate')}, "
+            f"{_plural(summary['errors']['total'], 'error')} in {summary['seconds']:.1f} s "
+            f"→ {summary['output']}"
+        )
+        if summary["problems"]:
+            line += f" [exit {summary['exit_status']}: {'; '.join(summary['problems'])}]"
+        return line

@@ -1,0 +1,80 @@
+"""``scrapy crawl SITE``: Scrapy's command, with an exit status cron can act on.
+
+Exit status: 0 when the run went well; 1 when the run summary found a problem
+(stat ``summary/exit_status``: no article found where earlier runs found some,
+errors above ``ERROR_RATE_LIMIT``, output not writable, run stopped) or the
+crawl could not start; 2 for a bad portal definition or usage; 75 when another
+run of the same portal holds its lock (the message names the lock file and the
+holder's pid, and nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from crawler.extensions import EXIT_LOCKED, EXIT_STATUS_STAT
+from crawler.state import PortalLocked
+
+logger = logging.getLogger(__name__)
+
+
+class Command(ScrapyCrawlCommand):
+    def long_desc(self) -> str:
+        return (
+            "Run the spider of a portal.  Exit status: 0 ok; 1 the portal looks broken "
+            "or the run failed (see the run summary in OUTPUT_DIR/<site>/runs/); "
+            "75 another run of the portal is in progress."
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) < 1:
+            raise UsageError
+        if len(args) > 1:
+            raise UsageError("running 'scrapy crawl' with more than one spider is not supported")
+        assert self.crawler_process
+        crawler = self._create_crawler(args[0])
+        locked: list[PortalLocked] = []
+        result: Any = self.crawler_process.crawl(crawler, **opts.spargs)
+        if isinstance(result, asyncio.Future):
+            result.add_done_callback(lambda task: _task_done(task, locked))
+        elif isinstance(result, Deferred):
+            result.addErrback(_deferred_failed, locked)
+        self.crawler_process.start()
+        if locked:
+            print(f"error: {locked[0]}", file=sys.stderr, flush=True)
+            self.exitcode = EXIT_LOCKED
+            return
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        try:
+            status = crawler.stats.get_value(EXIT_STATUS_STAT)
+        except RuntimeError:  # the crawl failed before its stats existed
+            status = None
+        if status:
+            self.exitcode = int(status)
+
+
+def _task_done(task: asyncio.Future[Any], locked: list[PortalLocked]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()  # retrieved here, so asyncio does not print it again
+    if isinstance(exc, PortalLocked):
+        locked.append(exc)
+    elif exc is not None:
+        logger.error("the crawl could not run: %r", exc, exc_info=exc)
+
+
+def _deferred_failed(failure: Failure, locked: list[PortalLocked]) -> Failure | None:
+    if isinstance(failure.value, PortalLocked):
+        locked.append(failure.value)
+        return None
+    return failure

@@ -1,0 +1,540 @@
+"""Per-portal persistent state: the run lock, JSONL tail repair, the seen-URL store.
+
+Files, for a portal ``<site>``:
+
+- ``STATE_DIR/<site>.lock``: held with ``fcntl.flock`` for the whole run, so
+  one run per portal at a time.  The kernel releases the lock when the process
+  dies (``kill -9`` included), so a lock is never stale; the file is never
+  deleted (deleting a lock file others may have open breaks ``flock``).  It
+  holds the pid of the current holder, for the message a refused run prints.
+- ``STATE_DIR/<site>/seen``: append-only log of the ``crawler.ids.url_key`` of
+  every article written to ``OUTPUT_DIR/<site>/articles.jsonl`` or
+  ``duplicates.jsonl``, one key a line.
+- ``STATE_DIR/<site>/seen.checkpoint``: JSON written by rename, stating that the
+  first ``seen_bytes`` of the log hold exactly the keys of the first ``size``
+  bytes of each JSONL file (with a SHA-1 of the bytes just before each offset,
+  so a rewritten file is noticed).
+
+The JSONL output is the truth.  At start the log is trusted up to the
+checkpoint and the JSONL written after the checkpoint is replayed (that is
+the tail a killed run left: usually a few lines); the log is cut back to the
+checkpoint and the replayed keys appended, so a key with no record is dropped
+and a record with no key is added.  When the checkpoint is missing, corrupt or
+disagrees with the files, the whole set is rebuilt from the JSONL and the log
+rewritten, with a log line saying why; the store is never started empty while
+output exists.
+
+The JSONL files themselves are repaired by ``repair_jsonl_tail``: a last line
+with no newline (a write cut by ``kill -9``, a full disk or a power loss) or
+that does not parse as JSON is cut with ``ftruncate``.  This runs while the
+lock is held and before any pipeline opens the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.ids import url_key
+
+logger = logging.getLogger(__name__)
+
+ARTICLES_FILE = "articles.jsonl"
+DUPLICATES_FILE = "duplicates.jsonl"
+OUTPUT_FILES = (ARTICLES_FILE, DUPLICATES_FILE)
+SEEN_FILE = "seen"
+CHECKPOINT_FILE = "seen.checkpoint"
+CHECKPOINT_VERSION = 1
+_TAIL_HASH_BYTES = 4096
+_READ_BLOCK = 1 << 16
+_MAX_TAIL_CUTS = 100  # trailing unparsable lines cut at most; beyond that the file is left alone
+
+
+def site_of(spider: Any) -> str:
+    """The portal's output name: ``spider.site`` when set, else ``spider.name``."""
+    return str(getattr(spider, "site", "") or spider.name)
+
+
+# --- JSONL tail repair ----------------------------------------------------------
+
+
+def _after_last_newline(fd: int, limit: int) -> int:
+    """Offset just after the last ``\\n`` in bytes ``[0, limit)`` of ``fd``; 0 if none."""
+    pos = limit
+    while pos > 0:
+        start = max(0, pos - _READ_BLOCK)
+        idx = os.pread(fd, pos - start, start).rfind(b"\n")
+        if idx >= 0:
+            return start + idx + 1
+        pos = start
+    return 0
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def repair_jsonl_tail(path: Path | str) -> int:
+    """Cut a partial or unparsable last line of a JSONL file; return the bytes cut.
+
+    A last line without ``\\n`` is always cut (it is a write that did not
+    finish); then trailing lines that do not parse as JSON are cut (blocks of
+    NUL bytes a power loss can leave).  Lines before the last valid one are
+    never touched.  Missing files are fine (0).  Call it only while holding the
+    portal lock: it must not race a writer.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return 0
+    try:
+        size = os.fstat(fd).st_size
+        end = size
+        if end and os.pread(fd, 1, end - 1) != b"\n":
+            end = _after_last_newline(fd, end)  # an unfinished write
+        for _ in range(_MAX_TAIL_CUTS):
+            if end == 0:
+                break
+            start = _after_last_newline(fd, end - 1)
+            line = os.pread(fd, end - start, start)
+            if line.strip() and _parses(line):
+                break
+            end = start
+        cut = size - end
+        if cut:
+            os.ftruncate(fd, end)
+            os.fsync(fd)
+            logger.warning(
+                "%s: cut %d bytes of an incomplete or unreadable last record at byte %d "
+                "(a previous run was interrupted while writing)",
+                path,
+                cut,
+                end,
+            )
+        return cut
+    finally:
+        os.close(fd)
+
+
+def iter_jsonl_keys(path: Path, start: int = 0) -> Iterator[str]:
+    """``url_key`` of the ``url`` of each record in ``path`` from byte ``start``.
+
+    Lines that do not parse or carry no URL are skipped with a warning: they
+    cannot be crawled again by URL anyway.
+    """
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return
+    with fh:
+        fh.seek(start)
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                url = json.loads(line).get("url")
+            except (ValueError, AttributeError):
+                url = None
+            if not isinstance(url, str) or not url:
+                logger.warning(
+                    "%s: record %d after byte %d has no readable url", path, lineno, start
+                )
+                continue
+            yield url_key(url)
+
+
+def _tail_sha1(path: Path, size: int) -> str:
+    with path.open("rb") as fh:
+        start = max(0, size - _TAIL_HASH_BYTES)
+        fh.seek(start)
+        return hashlib.sha1(fh.read(size - start)).hexdigest()
+
+
+# --- the lock ---------------------------------------------------------------------
+
+
+class PortalLocked(RuntimeError):
+    """Another run of the same portal holds its lock."""
+
+    def __init__(self, site: str, path: Path, pid: int | None):
+        self.site, self.path, self.pid = site, path, pid
+        holder = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"{site}: another run of this portal is in progress ({holder} holds {path}); "
+            f"this run stops without writing anything"
+        )
+
+
+class PortalLock:
+    """``fcntl.flock`` on ``STATE_DIR/<site>.lock``, released by the kernel on exit."""
+
+    def __init__(self, path: Path, site: str):
+        self.path = path
+        self.site = site
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock or raise ``PortalLocked`` at once (never waits)."""
+        if self._fd is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            pid: int | None = None
+            with contextlib.suppress(ValueError):
+                pid = int(os.pread(fd, 32, 0).decode("ascii", "replace").strip() or 0) or None
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise PortalLocked(self.site, self.path, pid) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+# --- the seen-URL store --------------------------------------------------------------
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+@dataclass
+class SeenOpenInfo:
+    """How the seen store was loaded (logged and put in stats)."""
+
+    keys: int = 0
+    rebuilt: bool = False
+    reason: str = ""
+    replayed: int = 0  # keys added from JSONL written after the checkpoint
+    dropped: int = 0  # log entries after the checkpoint that had no record
+
+
+class SeenStore:
+    """The url keys of every article written for one portal.
+
+    ``open()`` loads and reconciles (see the module docstring); ``add(key)``
+    appends one key with a single ``write``; ``checkpoint()`` records that the
+    log and the JSONL files agree at their current sizes (call it after the
+    JSONL files are synced).
+    """
+
+    def __init__(self, state_dir: Path, output_dir: Path):
+        self.dir = state_dir
+        self.output_dir = output_dir
+        self.log_path = state_dir / SEEN_FILE
+        self.checkpoint_path = state_dir / CHECKPOINT_FILE
+        self.keys: set[str] = set()
+        self._fd: int | None = None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _outputs(self) -> dict[str, Path]:
+        return {name: self.output_dir / name for name in OUTPUT_FILES}
+
+    def _read_checkpoint(self) -> tuple[dict[str, Any] | None, str]:
+        try:
+            raw = self.checkpoint_path.read_bytes()
+        except FileNotFoundError:
+            return None, "no checkpoint"
+        try:
+            cp = json.loads(raw)
+            if not isinstance(cp, dict) or cp.get("version") != CHECKPOINT_VERSION:
+                return None, "checkpoint of another version"
+            int(cp["seen_bytes"])
+            for name in OUTPUT_FILES:
+                int(cp["outputs"][name]["size"])
+                str(cp["outputs"][name]["tail_sha1"])
+        except (ValueError, KeyError, TypeError):
+            return None, "checkpoint unreadable"
+        return cp, ""
+
+    def _verify(self, cp: dict[str, Any]) -> str:
+        """Empty when the checkpoint agrees with the files, else why not."""
+        try:
+            log_size = self.log_path.stat().st_size
+        except FileNotFoundError:
+            return "seen log missing"
+        if log_size < int(cp["seen_bytes"]):
+            return "seen log shorter than its checkpoint"
+        for name, path in self._outputs().items():
+            size = int(cp["outputs"][name]["size"])
+            try:
+                actual = path.stat().st_size
+            except FileNotFoundError:
+                actual = 0
+            if actual < size:
+                return f"{name} is shorter than when the seen store last matched it"
+            if size and _tail_sha1(path, size) != cp["outputs"][name]["tail_sha1"]:
+                return f"{name} was rewritten since the seen store last matched it"
+            if not size and cp["outputs"][name]["tail_sha1"] != hashlib.sha1(b"").hexdigest():
+                return "checkpoint inconsistent"
+        return ""
+
+    def _load_log(self, nbytes: int) -> set[str] | None:
+        with self.log_path.open("rb") as fh:
+            data = fh.read(nbytes)
+        if nbytes and not data.endswith(b"\n"):
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return set(text.split("\n")[:-1]) if text else set()
+
+    def open(self) -> SeenOpenInfo:
+        """Load the keys, reconcile with the JSONL output, open the log for appending."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        info = SeenOpenInfo()
+        cp, reason = self._read_checkpoint()
+        keys: set[str] | None = None
+        if cp is not None:
+            reason = self._verify(cp)
+            if not reason:
+                keys = self._load_log(int(cp["seen_bytes"]))
+                if keys is None:
+                    reason = "seen log unreadable"
+        if keys is not None and cp is not None:
+            seen_bytes = int(cp["seen_bytes"])
+            log_size = self.log_path.stat().st_size
+            replay = [
+                key
+                for name, path in self._outputs().items()
+                for key in iter_jsonl_keys(path, int(cp["outputs"][name]["size"]))
+            ]
+            fresh = [key for key in dict.fromkeys(replay) if key not in keys]
+            # entries after the checkpoint: those with a record come back through ``fresh``
+            after = self._load_tail_entries(seen_bytes, log_size)
+            info.dropped = len(after - set(fresh) - keys)
+            fd = os.open(self.log_path, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, seen_bytes)
+            finally:
+                os.close(fd)
+            keys.update(fresh)
+            self.keys = keys
+            self._open_log()
+            if fresh:
+                self._append_many(fresh)
+            info.replayed = len(fresh)
+        else:
+            has_output = any(p.exists() and p.stat().st_size for p in self._outputs().values())
+            has_log = self.log_path.exists()
+            self.keys = set()
+            for path in self._outputs().values():
+                self.keys.update(iter_jsonl_keys(path))
+            data = "".join(f"{k}\n" for k in sorted(self.keys)).encode("utf-8")
+            _write_atomic(self.log_path, data)
+            self._open_log()
+            if has_output or has_log:
+                info.rebuilt = True
+                info.reason = reason
+                logger.warning(
+                    "%s: seen store rebuilt from %s (%s): %d url keys",
+                    self.log_path,
+                    self.output_dir,
+                    reason,
+                    len(self.keys),
+                )
+        info.keys = len(self.keys)
+        self.checkpoint()
+        return info
+
+    def _load_tail_entries(self, start: int, end: int) -> set[str]:
+        if end <= start:
+            return set()
+        with self.log_path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        lines = data.decode("utf-8", "replace").split("\n")
+        return {line for line in lines[:-1] if line}
+
+    def _open_log(self) -> None:
+        self._fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _append_many(self, keys: list[str]) -> None:
+        assert self._fd is not None
+        _append_whole(self._fd, "".join(f"{k}\n" for k in keys).encode("utf-8"))
+
+    def add(self, key: str) -> None:
+        """Record ``key`` (already written to the JSONL output)."""
+        if key in self.keys or "\n" in key:
+            return
+        if self._fd is None:
+            raise RuntimeError("seen store not open")
+        # in memory first: a failed write below must not let this run write the record twice
+        self.keys.add(key)
+        _append_whole(self._fd, f"{key}\n".encode())
+
+    def sync(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def checkpoint(self) -> None:
+        """Record that the log and the JSONL files agree now (JSONL synced by the caller)."""
+        if self._fd is None:
+            return
+        self.sync()
+        outputs: dict[str, dict[str, Any]] = {}
+        for name, path in self._outputs().items():
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            tail = _tail_sha1(path, size) if size else hashlib.sha1(b"").hexdigest()
+            outputs[name] = {"size": size, "tail_sha1": tail}
+        cp = {
+            "version": CHECKPOINT_VERSION,
+            "seen_bytes": os.fstat(self._fd).st_size,
+            "outputs": outputs,
+        }
+        _write_atomic(self.checkpoint_path, json.dumps(cp, indent=1).encode("utf-8"))
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.checkpoint()
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` to ``fd`` (opened ``O_APPEND``) whole or not at all.
+
+    One ``write`` call unless the disk fills; if a write fails, what was
+    written of ``data`` is cut again before the error is raised.
+    """
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            n = os.write(fd, view)
+            if n <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[n:]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise
+
+
+# --- per-crawl state shared by the extension, the middleware and the store ------------
+
+
+@dataclass
+class PortalState:
+    """What one crawl of one portal shares: paths, the lock, the seen store, the watermark."""
+
+    site: str
+    output_dir: Path  # OUTPUT_DIR/<site>
+    state_dir: Path  # STATE_DIR/<site>
+    lock: PortalLock
+    seen: SeenStore
+    seen_info: SeenOpenInfo | None = None
+    had_records: bool = False  # articles.jsonl held records when the run started
+    repaired: dict[str, int] = field(default_factory=dict)  # file -> bytes cut at start
+    # start URL -> {"list_pages": n, "last_page": n, "stopped_at": url, "stop": why}
+    watermark: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _opened: bool = False
+
+    @property
+    def articles_path(self) -> Path:
+        return self.output_dir / ARTICLES_FILE
+
+    @property
+    def duplicates_path(self) -> Path:
+        return self.output_dir / DUPLICATES_FILE
+
+    def open(self) -> None:
+        """Take the lock, repair the JSONL tails, load the seen store (once)."""
+        if self._opened:
+            return
+        self.lock.acquire()
+        for name in OUTPUT_FILES:
+            cut = repair_jsonl_tail(self.output_dir / name)
+            if cut:
+                self.repaired[name] = cut
+        try:
+            self.had_records = self.articles_path.stat().st_size > 0
+        except FileNotFoundError:
+            self.had_records = False
+        self.seen_info = self.seen.open()
+        self._opened = True
+
+    def close(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
+        try:
+            self.seen.close()
+        finally:
+            self.lock.release()
+
+
+_STATES: weakref.WeakKeyDictionary[Any, PortalState] = weakref.WeakKeyDictionary()
+
+
+def portal_state(crawler: Any) -> PortalState:
+    """The ``PortalState`` of ``crawler``'s portal, opened (lock taken) on first call.
+
+    Raises ``PortalLocked`` when another run of the portal holds the lock.
+    """
+    state = _STATES.get(crawler)
+    if state is None:
+        if crawler.spider is None:
+            raise RuntimeError("portal state needs the crawler's spider")
+        site = site_of(crawler.spider)
+        out_root = Path(crawler.settings.get("OUTPUT_DIR") or "output")
+        state_root = Path(crawler.settings.get("STATE_DIR") or "state")
+        state = PortalState(
+            site=site,
+            output_dir=out_root / site,
+            state_dir=state_root / site,
+            lock=PortalLock(state_root / f"{site}.lock", site),
+            seen=SeenStore(state_root / site, out_root / site),
+        )
+        _STATES[crawler] = state
+    state.open()
+    return state
