@@ -37,7 +37,6 @@ Stats: ``store/articles``, ``store/duplicates``, ``store/duplicates/<match>``,
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import json
@@ -261,12 +260,11 @@ class JsonlStorePipeline:
             exc,
             STORE_ERROR_REASON,
         )
-        engine = getattr(self.crawler, "engine", None)
-        if engine is not None:
-            with contextlib.suppress(RuntimeError):
-                self._closing = deferred_from_coro(
-                    engine.close_spider_async(reason=STORE_ERROR_REASON)
-                )
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # no engine (the pipeline used on its own)
+            return
+        self._closing = deferred_from_coro(engine.close_spider_async(reason=STORE_ERROR_REASON))
 
 
 class SinceFilterPipeline:
