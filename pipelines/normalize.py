@@ -27,18 +27,19 @@ __all__ = ["normalize_paragraphs", "normalize_text"]
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad\u180e\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _WIDE = r"[\u2e80-\u303f\u3040-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
 _WRAP = re.compile(rf"(?<={_WIDE})[ \t\r]*[\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]\s*(?={_WIDE})")
-_SPACES = re.compile(r"\s+")
 
 
 def normalize_text(text: str) -> str:
     """Normalize one field or paragraph (see the module docstring)."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
-    text = _WRAP.sub("", text)
-    # str.split() knows every Unicode space (U+00A0 and U+3000 are already spaces after NFKC).
-    return _SPACES.sub(" ", text).strip()
+    if "\n" in text or "\x0b" in text or "\x0c" in text or "\u2028" in text or "\u2029" in text:
+        text = _WRAP.sub("", text)
+    # str.split() splits on every Unicode space (U+00A0 and U+3000 are spaces after NFKC).
+    return " ".join(text.split())
 
 
 def normalize_paragraphs(paragraphs: Iterable[str]) -> str:

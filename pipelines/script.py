@@ -14,7 +14,7 @@ keep proper nouns OpenCC gets wrong (乾安 stays 乾安, not 干安).
 
 ``detect_script`` counts the characters that only traditional text uses (OpenCC
 changes them and GB 2312 lacks them) against those only simplified text uses
-(OpenCC s2tw changes them and Big5 lacks them): one numpy lookup, no conversion.
+(GB 2312 has them and Big5 lacks them): one numpy lookup, no conversion.
 Converters and tables are built once per process, on first use.
 """
 
@@ -89,13 +89,18 @@ def _script_lut() -> np.ndarray:
     chars = [chr(c) for c in (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))]
     joined = "\n".join(chars)
     to_simp = _converter().convert(joined).split("\n")
-    to_trad = opencc.OpenCC("s2tw").convert(joined).split("\n")
     lut = np.zeros(0x10000, dtype=np.uint8)
-    for ch, simp, trad in zip(chars, to_simp, to_trad, strict=True):
+    for ch, simp in zip(chars, to_simp, strict=True):
         if simp != ch and not _encodable(ch, "gb2312"):
             lut[ord(ch)] |= _F_TRAD
-        if trad != ch and not _encodable(ch, "big5"):
-            lut[ord(ch)] |= _F_SIMP
+    for lead in range(0xB0, 0xF8):  # GB 2312 hanzi rows
+        for trail in range(0xA1, 0xFF):
+            try:
+                ch = bytes((lead, trail)).decode("gb2312")
+            except UnicodeDecodeError:
+                continue
+            if not _encodable(ch, "big5"):
+                lut[ord(ch)] |= _F_SIMP
     return lut
 
 
