@@ -1,0 +1,149 @@
+"""The dedup decision shared by the Scrapy pipeline, the offline command and rebuilds.
+
+For each record, in order: same URL key as a kept record → ``"url"``; same
+content hash → ``"content_hash"``; else the LSH candidates whose estimated
+Jaccard similarity (share of equal MinHash values) is highest, if at least
+the threshold → ``"minhash"``; else the record is kept and inserted.  The
+first record seen is the one kept.  The CPU-heavy part (:func:`prepare`:
+normalization, shingles, signatures, band keys) runs on whole batches and
+may run in worker processes; :meth:`Deduplicator.decide` is sequential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from crawler.dedup.index import DedupIndex, IndexParams
+from crawler.dedup.lsh import band_keys, text_hash_key, url_hash
+from crawler.dedup.minhash import MinHasher, estimate
+from crawler.dedup.shingles import code_shingle_hashes, normalized_codes
+from crawler.ids import url_key
+
+
+@lru_cache(maxsize=8)
+def _hasher(num_perm: int, seed: int, scheme: str) -> MinHasher:
+    return MinHasher(num_perm, seed, scheme)
+
+
+@dataclass
+class Prepared:
+    """Keys of a batch of records (one row each)."""
+
+    sigs: NDArray[np.uint32]
+    bands: NDArray[np.uint64]
+    hash_keys: NDArray[np.uint64]
+    url_keys: NDArray[np.uint64]
+    content_hashes: list[str]
+
+
+def prepare(
+    texts: Sequence[str],
+    urls: Sequence[str],
+    content_hashes: Sequence[str | None],
+    params: IndexParams,
+) -> Prepared:
+    """Signatures, band keys, content-hash and URL keys of a batch.
+
+    A missing content hash is computed as ``crawler.ids.content_hash`` does.
+    """
+    hasher = _hasher(params.num_perm, params.seed, params.scheme)
+    n = len(texts)
+    sigs = np.empty((n, params.num_perm), dtype=np.uint32)
+    hashes: list[str] = []
+    for i, text in enumerate(texts):
+        codes = normalized_codes(text)
+        ch = content_hashes[i]
+        if not ch:
+            ch = hashlib.sha1(
+                codes.tobytes()
+                .decode("utf-32-le", "surrogatepass")
+                .encode("utf-8", "surrogatepass")
+            ).hexdigest()
+        hashes.append(ch)
+        sigs[i] = hasher.signature(code_shingle_hashes(codes, params.shingle_size))
+    return Prepared(
+        sigs=sigs,
+        bands=band_keys(sigs, params.bands, params.rows),
+        hash_keys=np.fromiter((text_hash_key(h) for h in hashes), dtype=np.uint64, count=n),
+        url_keys=np.fromiter((url_hash(url_key(u)) for u in urls), dtype=np.uint64, count=n),
+        content_hashes=hashes,
+    )
+
+
+@dataclass
+class Verdict:
+    """What happened to one record: kept (``match is None``) or a duplicate of ``kept_id``."""
+
+    match: str | None
+    row: int
+    similarity: float
+    kept_id: str
+    kept_url: str
+
+
+class Deduplicator:
+    """Exact and near-duplicate decisions against a :class:`DedupIndex`."""
+
+    def __init__(self, index: DedupIndex, threshold: float) -> None:
+        self.index = index
+        self.threshold = threshold
+
+    def decide(self, prep: Prepared, ids: Sequence[str], urls: Sequence[str]) -> list[Verdict]:
+        """Decide every record of the batch in order; kept records are inserted."""
+        index = self.index
+        url_rows, hash_rows, cands = index.segment_matches(
+            prep.bands, prep.hash_keys, prep.url_keys
+        )
+        out: list[Verdict] = []
+        for i in range(len(ids)):
+            ukey = int(prep.url_keys[i])
+            hkey = int(prep.hash_keys[i])
+            row = index.buffer_url(ukey)
+            if row is None and url_rows[i] >= 0:
+                row = url_rows[i]
+            if row is not None:
+                out.append(Verdict("url", row, 1.0, *index.label(row)))
+                continue
+            row = index.buffer_hash(hkey)
+            if row is None and hash_rows[i] >= 0:
+                row = hash_rows[i]
+            if row is not None:
+                index.add_alias(None, ukey, row)
+                out.append(Verdict("content_hash", row, 1.0, *index.label(row)))
+                continue
+            sig = prep.sigs[i]
+            found = cands[i] | index.buffer_candidates(prep.bands[i])
+            if found:
+                rows = sorted(found)
+                sims = estimate(sig, index.signatures(rows))
+                best = int(np.argmax(sims))  # first maximum: the earliest kept record
+                if sims[best] >= self.threshold:
+                    index.add_alias(hkey, ukey, rows[best])
+                    out.append(
+                        Verdict("minhash", rows[best], float(sims[best]), *index.label(rows[best]))
+                    )
+                    continue
+            row = index.add(sig, prep.bands[i], hkey, ukey, ids[i], urls[i])
+            out.append(Verdict(None, row, 1.0, ids[i], urls[i]))
+        index.maybe_flush()
+        return out
+
+    def insert_kept(self, prep: Prepared, ids: Sequence[str], urls: Sequence[str]) -> int:
+        """Insert records known to be kept (rebuild/replay); skips URLs already present."""
+        index = self.index
+        url_rows, _, _ = index.segment_matches(prep.bands[:0], prep.hash_keys, prep.url_keys)
+        added = 0
+        for i in range(len(ids)):
+            ukey = int(prep.url_keys[i])
+            if url_rows[i] >= 0 or index.buffer_url(ukey) is not None:
+                continue
+            index.add(prep.sigs[i], prep.bands[i], int(prep.hash_keys[i]), ukey, ids[i], urls[i])
+            added += 1
+        index.maybe_flush()
+        return added

@@ -1,0 +1,566 @@
+"""The persistent near-duplicate index: numpy arrays on disk, no server.
+
+Layout of ``STATE_DIR/dedup/``::
+
+    manifest.json          format version, parameters, segments, checksums, checkpoint
+    seg-000007/            one immutable segment (rows base .. base+n-1)
+        sigs.npy           (n, num_perm) uint32 MinHash signatures (mmap-able)
+        band_keys.npy      sorted uint64 LSH band keys of all bands (see crawler.dedup.lsh)
+        band_rows.npy      uint32 global row of each band key
+        hash_keys.npy      sorted uint64 content-hash keys (kept records and their reprints)
+        hash_rows.npy      uint32 row of the kept record
+        url_keys.npy       sorted uint64 url keys (kept records and their reprints)
+        url_rows.npy       uint32 row of the kept record
+        labels.npy         uint8 blob: ``id \\0 url`` of each kept row, concatenated
+        label_offs.npy     uint64 offsets into the blob (n + 1)
+
+Rows added during a run live in a buffer (Python dicts, so a document can
+match one inserted just before it); every ``flush_every`` rows the buffer
+becomes an in-memory segment, and segments are merged size-tiered (a segment
+is merged into its predecessor when it is at least a quarter of its size), so
+a lookup searches a handful of sorted arrays with ``np.searchsorted``.
+
+:meth:`DedupIndex.save` writes new segments into a temporary directory,
+fsyncs every file, renames the directory into place, then writes the manifest
+(temporary file, fsync, atomic ``os.replace``, fsync of the directory).  The
+manifest names the segments and the xxh3-64 checksum and size of each file;
+a reader trusts nothing the manifest does not name.  :meth:`DedupIndex.open`
+raises :class:`IndexCorruptError` (with the reason) on a missing or unreadable
+manifest, a wrong format version or parameters, a missing, truncated or
+altered file: the caller rebuilds from the JSONL output
+(:mod:`crawler.dedup.state`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+from numpy.typing import NDArray
+
+from crawler.dedup.lsh import lsh_params
+from crawler.dedup.shingles import SHINGLE_HASH
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_FILES = (
+    "sigs",
+    "band_keys",
+    "band_rows",
+    "hash_keys",
+    "hash_rows",
+    "url_keys",
+    "url_rows",
+    "labels",
+    "label_offs",
+)
+_EMPTY_ROWS: list[int] = []
+
+
+class IndexCorruptError(Exception):
+    """The persisted index cannot be used as it is (the message says why)."""
+
+
+class IndexMissingError(IndexCorruptError):
+    """There is no persisted index."""
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """What signatures and band keys depend on: an index is only valid for these."""
+
+    shingle_size: int = 5
+    num_perm: int = 128
+    seed: int = 1
+    scheme: str = "affine32"
+    lsh_threshold: float = 0.5
+    shingle_hash: str = SHINGLE_HASH
+
+    @property
+    def bands(self) -> int:
+        return lsh_params(self.lsh_threshold, self.num_perm)[0]
+
+    @property
+    def rows(self) -> int:
+        return lsh_params(self.lsh_threshold, self.num_perm)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["bands"], d["rows"] = self.bands, self.rows
+        return d
+
+
+class KeyTable:
+    """Sorted uint64 keys with a uint32 row each; many rows may share a key."""
+
+    def __init__(self, keys: NDArray[np.uint64], rows: NDArray[np.uint32]) -> None:
+        self.keys = keys
+        self.rows = rows
+
+    @classmethod
+    def build(cls, keys: NDArray[np.uint64], rows: NDArray[np.uint32]) -> KeyTable:
+        order = np.argsort(keys, kind="stable")
+        return cls(
+            np.ascontiguousarray(keys[order], dtype=np.uint64),
+            np.ascontiguousarray(rows[order], dtype=np.uint32),
+        )
+
+    def lookup(self, queries: NDArray[np.uint64]) -> list[tuple[int, list[int]]]:
+        """``(query position, rows)`` for every query key present."""
+        if len(self.keys) == 0 or len(queries) == 0:
+            return []
+        order = np.argsort(queries)
+        sq = queries[order]
+        lo = np.searchsorted(self.keys, sq, side="left")
+        hi = np.searchsorted(self.keys, sq, side="right")
+        found = np.nonzero(hi > lo)[0]
+        return [(int(order[i]), self.rows[lo[i] : hi[i]].tolist()) for i in found.tolist()]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.keys.nbytes + self.rows.nbytes)
+
+
+@dataclass
+class Segment:
+    """Rows ``base .. base + n - 1`` and their keys; immutable once built."""
+
+    base: int
+    sigs: NDArray[np.uint32]
+    band: KeyTable
+    hashes: KeyTable
+    urls: KeyTable
+    labels: NDArray[np.uint8]
+    label_offs: NDArray[np.uint64]
+    name: str | None = None  # directory name once saved
+    checksums: dict[str, list[int]] = field(default_factory=dict)  # file -> [xxh3, size]
+
+    @property
+    def n(self) -> int:
+        return int(self.sigs.shape[0])
+
+    def label(self, row: int) -> tuple[str, str]:
+        i = row - self.base
+        raw = bytes(self.labels[int(self.label_offs[i]) : int(self.label_offs[i + 1])])
+        rec_id, _, url = raw.decode("utf-8").partition("\0")
+        return rec_id, url
+
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        return {
+            "sigs": self.sigs,
+            "band_keys": self.band.keys,
+            "band_rows": self.band.rows,
+            "hash_keys": self.hashes.keys,
+            "hash_rows": self.hashes.rows,
+            "url_keys": self.urls.keys,
+            "url_rows": self.urls.rows,
+            "labels": self.labels,
+            "label_offs": self.label_offs,
+        }
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in self.arrays().values()))
+
+
+def _merge(segments: list[Segment]) -> Segment:
+    """One segment holding the rows and keys of consecutive ``segments``."""
+    offs = [np.zeros(1, dtype=np.uint64)]
+    total = 0
+    for seg in segments:
+        offs.append(np.asarray(seg.label_offs[1:], dtype=np.uint64) + np.uint64(total))
+        total += int(seg.label_offs[-1])
+
+    def table(name: str) -> KeyTable:
+        tabs = [getattr(s, name) for s in segments]
+        return KeyTable.build(
+            np.concatenate([t.keys for t in tabs]), np.concatenate([t.rows for t in tabs])
+        )
+
+    return Segment(
+        base=segments[0].base,
+        sigs=np.concatenate([s.sigs for s in segments]),
+        band=table("band"),
+        hashes=table("hashes"),
+        urls=table("urls"),
+        labels=np.concatenate([s.labels for s in segments]),
+        label_offs=np.concatenate(offs),
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _checksum(path: Path) -> list[int]:
+    h = xxhash.xxh3_64()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            h.update(chunk)
+    return [h.intdigest(), path.stat().st_size]
+
+
+class DedupIndex:
+    """Signatures, LSH band keys, content-hash and URL keys of the kept records.
+
+    ``directory=None`` gives an index that lives in memory only (offline runs).
+    """
+
+    def __init__(
+        self, directory: Path | None, params: IndexParams, flush_every: int = 16384
+    ) -> None:
+        self.directory = directory
+        self.params = params
+        self.flush_every = flush_every
+        self.segments: list[Segment] = []
+        self.checkpoint: dict[str, dict[str, int]] = {}
+        self._saved_names: list[str] = []
+        self._next_seg = 0
+        self._reset_buffer()
+
+    # -- buffer ---------------------------------------------------------------
+    def _reset_buffer(self) -> None:
+        self._base = self.segments[-1].base + self.segments[-1].n if self.segments else 0
+        self._buf_sigs: list[NDArray[np.uint32]] = []
+        self._buf_bands: list[NDArray[np.uint64]] = []
+        self._buf_labels: list[bytes] = []
+        self._buf_band: dict[int, list[int]] = {}
+        self._buf_hash: dict[int, int] = {}
+        self._buf_url: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return self._base + len(self._buf_sigs)
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._buf_sigs or self._buf_hash or self._buf_url) or any(
+            s.name is None for s in self.segments
+        )
+
+    def add(
+        self,
+        sig: NDArray[np.uint32],
+        bands: NDArray[np.uint64],
+        hash_key: int,
+        url_key: int,
+        rec_id: str,
+        url: str,
+    ) -> int:
+        """Insert a kept record; returns its row."""
+        row = len(self)
+        self._buf_sigs.append(sig)
+        self._buf_bands.append(bands)
+        self._buf_labels.append(f"{rec_id}\0{url}".encode())
+        for key in bands.tolist():
+            self._buf_band.setdefault(key, []).append(row)
+        self._buf_hash.setdefault(hash_key, row)
+        self._buf_url.setdefault(url_key, row)
+        return row
+
+    def maybe_flush(self) -> None:
+        """Flush the buffer once it holds ``flush_every`` rows (call between batches)."""
+        if len(self._buf_sigs) >= self.flush_every:
+            self.flush()
+
+    def add_alias(self, hash_key: int | None, url_key: int | None, row: int) -> None:
+        """Point a reprint's content hash and URL at the kept record ``row``."""
+        if hash_key is not None and self.lookup_hash(hash_key) is None:
+            self._buf_hash[hash_key] = row
+        if url_key is not None and self.lookup_url(url_key) is None:
+            self._buf_url[url_key] = row
+
+    def flush(self) -> None:
+        """Turn the buffer into an in-memory segment and merge small segments."""
+        if not (self._buf_sigs or self._buf_hash or self._buf_url):
+            return
+        n = len(self._buf_sigs)
+        rows = np.arange(self._base, self._base + n, dtype=np.uint32)
+        p = self.params
+        sigs = np.stack(self._buf_sigs) if n else np.empty((0, p.num_perm), dtype=np.uint32)
+        bands = np.stack(self._buf_bands).reshape(-1) if n else np.empty(0, dtype=np.uint64)
+        lens = np.fromiter((len(b) for b in self._buf_labels), dtype=np.uint64, count=n)
+        offs = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(lens, out=offs[1:])
+
+        def table(d: dict[int, int]) -> KeyTable:
+            return KeyTable.build(
+                np.fromiter(d.keys(), dtype=np.uint64, count=len(d)),
+                np.fromiter(d.values(), dtype=np.uint32, count=len(d)),
+            )
+
+        seg = Segment(
+            base=self._base,
+            sigs=sigs,
+            band=KeyTable.build(bands, np.repeat(rows, p.bands)),
+            hashes=table(self._buf_hash),
+            urls=table(self._buf_url),
+            labels=np.frombuffer(b"".join(self._buf_labels), dtype=np.uint8).copy(),
+            label_offs=offs,
+        )
+        self.segments.append(seg)
+        while len(self.segments) > 1 and (
+            self.segments[-1].n * 4 >= self.segments[-2].n or len(self.segments) > 16
+        ):
+            last = self.segments.pop()
+            prev = self.segments.pop()
+            self.segments.append(_merge([prev, last]))
+        self._reset_buffer()
+
+    # -- lookups --------------------------------------------------------------
+    def lookup_url(self, url_key: int) -> int | None:
+        row = self._buf_url.get(url_key)
+        if row is not None:
+            return row
+        q = np.array([url_key], dtype=np.uint64)
+        for seg in reversed(self.segments):
+            for _, rows in seg.urls.lookup(q):
+                return rows[0]
+        return None
+
+    def lookup_hash(self, hash_key: int) -> int | None:
+        row = self._buf_hash.get(hash_key)
+        if row is not None:
+            return row
+        q = np.array([hash_key], dtype=np.uint64)
+        for seg in reversed(self.segments):
+            for _, rows in seg.hashes.lookup(q):
+                return rows[0]
+        return None
+
+    def segment_matches(
+        self,
+        bands: NDArray[np.uint64],
+        hash_keys: NDArray[np.uint64],
+        url_keys: NDArray[np.uint64],
+    ) -> tuple[list[int], list[int], list[set[int]]]:
+        """Batch lookup in the segments (not the buffer).
+
+        ``bands`` is ``(n, bands)``; returns per document the first URL row
+        (-1 if none), the first content-hash row (-1 if none) and the LSH
+        candidate rows.
+        """
+        n = len(hash_keys)
+        url_rows = [-1] * n
+        hash_rows = [-1] * n
+        cands: list[set[int]] = [set() for _ in range(n)]
+        nb = bands.shape[1] if bands.ndim == 2 else 0
+        flat = bands.reshape(-1)
+        for seg in self.segments:
+            for i, rows in seg.urls.lookup(url_keys):
+                if url_rows[i] < 0:
+                    url_rows[i] = rows[0]
+            for i, rows in seg.hashes.lookup(hash_keys):
+                if hash_rows[i] < 0:
+                    hash_rows[i] = rows[0]
+            for q, rows in seg.band.lookup(flat):
+                cands[q // nb].update(rows)
+        return url_rows, hash_rows, cands
+
+    def buffer_candidates(self, bands: NDArray[np.uint64]) -> set[int]:
+        out: set[int] = set()
+        get = self._buf_band.get
+        for key in bands.tolist():
+            out.update(get(key, _EMPTY_ROWS))
+        return out
+
+    def buffer_url(self, url_key: int) -> int | None:
+        return self._buf_url.get(url_key)
+
+    def buffer_hash(self, hash_key: int) -> int | None:
+        return self._buf_hash.get(hash_key)
+
+    def _segment_of(self, row: int) -> Segment:
+        lo, hi = 0, len(self.segments) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.segments[mid].base <= row:
+                lo = mid
+            else:
+                hi = mid - 1
+        return self.segments[lo]
+
+    def signatures(self, rows: list[int]) -> NDArray[np.uint32]:
+        out = np.empty((len(rows), self.params.num_perm), dtype=np.uint32)
+        for i, row in enumerate(rows):
+            if row >= self._base:
+                out[i] = self._buf_sigs[row - self._base]
+            else:
+                seg = self._segment_of(row)
+                out[i] = seg.sigs[row - seg.base]
+        return out
+
+    def label(self, row: int) -> tuple[str, str]:
+        """``(id, url)`` of the kept record at ``row``."""
+        if row >= self._base:
+            rec_id, _, url = self._buf_labels[row - self._base].decode("utf-8").partition("\0")
+            return rec_id, url
+        return self._segment_of(row).label(row)
+
+    def stats(self) -> dict[str, int]:
+        """Row count, segment count and bytes of the arrays (mapped or in memory)."""
+        return {
+            "rows": len(self),
+            "segments": len(self.segments),
+            "array_bytes": sum(s.nbytes for s in self.segments),
+        }
+
+    # -- persistence ----------------------------------------------------------
+    def save(self) -> None:
+        """Write new segments and the manifest crash-safely (no-op in memory)."""
+        if self.directory is None:
+            return
+        self.flush()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for seg in self.segments:
+            if seg.name is None:
+                self._write_segment(seg)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "params": self.params.to_dict(),
+            "rows": len(self),
+            "next_segment": self._next_seg,
+            "segments": [
+                {"name": s.name, "base": s.base, "n": s.n, "files": s.checksums}
+                for s in self.segments
+            ],
+            "checkpoint": self.checkpoint,
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=self.directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(self.directory / MANIFEST)
+        _fsync_dir(self.directory)
+        self._cleanup()
+
+    def _write_segment(self, seg: Segment) -> None:
+        assert self.directory is not None
+        name = f"seg-{self._next_seg:06d}"
+        self._next_seg += 1
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.directory))
+        checksums: dict[str, list[int]] = {}
+        for fname, arr in seg.arrays().items():
+            path = tmp / f"{fname}.npy"
+            with path.open("wb") as f:
+                np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+            checksums[fname] = _checksum(path)
+        _fsync_dir(tmp)
+        tmp.replace(self.directory / name)
+        _fsync_dir(self.directory)
+        seg.name = name
+        seg.checksums = checksums
+
+    def _cleanup(self) -> None:
+        """Remove segment directories and temporaries the manifest does not name."""
+        assert self.directory is not None
+        keep = {s.name for s in self.segments} | {MANIFEST}
+        for entry in self.directory.iterdir():
+            if entry.name not in keep:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+
+    @classmethod
+    def open(
+        cls, directory: Path, params: IndexParams, flush_every: int = 16384, verify: bool = True
+    ) -> DedupIndex:
+        """Load a saved index (arrays memory-mapped); raises :class:`IndexCorruptError`."""
+        path = directory / MANIFEST
+        if not path.exists():
+            raise IndexMissingError(f"no index at {directory}")
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IndexCorruptError(f"unreadable manifest {path}: {exc}") from exc
+        if not isinstance(manifest, dict):
+            raise IndexCorruptError(f"manifest {path} is not an object")
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexCorruptError(f"format version {version!r}, expected {FORMAT_VERSION}")
+        if manifest.get("params") != params.to_dict():
+            raise IndexCorruptError(
+                f"index built with {manifest.get('params')}, settings ask for {params.to_dict()}"
+            )
+        index = cls(directory, params, flush_every)
+        try:
+            index._next_seg = int(manifest["next_segment"])
+            index.checkpoint = {
+                str(k): {"offset": int(v["offset"]), "lines": int(v["lines"])}
+                for k, v in manifest["checkpoint"].items()
+            }
+            expected_base = 0
+            for entry in manifest["segments"]:
+                seg = _load_segment(directory, entry, params, verify)
+                if seg.base != expected_base:
+                    raise IndexCorruptError(f"segment {seg.name} starts at {seg.base}")
+                expected_base += seg.n
+                index.segments.append(seg)
+            if expected_base != int(manifest["rows"]):
+                raise IndexCorruptError(
+                    f"{expected_base} rows in segments, manifest says {manifest['rows']}"
+                )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise IndexCorruptError(f"malformed manifest {path}: {exc!r}") from exc
+        index._reset_buffer()
+        return index
+
+
+def _load_segment(
+    directory: Path, entry: dict[str, Any], params: IndexParams, verify: bool
+) -> Segment:
+    name = str(entry["name"])
+    files: dict[str, list[int]] = entry["files"]
+    arrays: dict[str, NDArray[Any]] = {}
+    for fname in _FILES:
+        path = directory / name / f"{fname}.npy"
+        want = files.get(fname)
+        if want is None:
+            raise IndexCorruptError(f"{name}/{fname}.npy is not in the manifest")
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise IndexCorruptError(f"missing file {path}: {exc.strerror}") from exc
+        if size != want[1]:
+            raise IndexCorruptError(f"{path} has {size} bytes, manifest says {want[1]}")
+        if verify and _checksum(path) != list(want):
+            raise IndexCorruptError(f"checksum mismatch in {path}")
+        try:
+            arrays[fname] = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexCorruptError(f"unreadable {path}: {exc}") from exc
+    n = int(entry["n"])
+    sigs = arrays["sigs"]
+    if sigs.shape != (n, params.num_perm) or sigs.dtype != np.uint32:
+        raise IndexCorruptError(
+            f"{name}/sigs.npy has shape {sigs.shape}, expected ({n}, {params.num_perm})"
+        )
+    if arrays["band_keys"].shape != (n * params.bands,) or arrays["label_offs"].shape != (n + 1,):
+        raise IndexCorruptError(f"{name}: band keys or labels do not match {n} rows")
+    return Segment(
+        base=int(entry["base"]),
+        sigs=sigs,
+        band=KeyTable(arrays["band_keys"], arrays["band_rows"]),
+        hashes=KeyTable(arrays["hash_keys"], arrays["hash_rows"]),
+        urls=KeyTable(arrays["url_keys"], arrays["url_rows"]),
+        labels=arrays["labels"],
+        label_offs=arrays["label_offs"],
+        name=name,
+        checksums={k: list(v) for k, v in files.items()},
+    )
