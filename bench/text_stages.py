@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,15 +89,14 @@ def main() -> None:
         decoded = decode_html(body, f"text/html; charset={label}").text
         repaired, _ = repair_mojibake(decoded)
         stripped, _ = strip_pinyin(repaired)
-        simplified, _ = to_simplified(stripped)
         # normalize runs on extracted paragraphs, not on the page
         paragraphs = to_simplified(strip_pinyin(repair_mojibake(text)[0])[0])[0].split("\n")
         row = (
-            _median_us(lambda: decode_html(body, f"text/html; charset={label}"), args.repeat),
-            _median_us(lambda: repair_mojibake(decoded), args.repeat),
-            _median_us(lambda: strip_pinyin(repaired), args.repeat),
-            _median_us(lambda: to_simplified(stripped), args.repeat),
-            _median_us(lambda: normalize_paragraphs(paragraphs), args.repeat),
+            _median_us(partial(decode_html, body, f"text/html; charset={label}"), args.repeat),
+            _median_us(partial(repair_mojibake, decoded), args.repeat),
+            _median_us(partial(strip_pinyin, repaired), args.repeat),
+            _median_us(partial(to_simplified, stripped), args.repeat),
+            _median_us(partial(normalize_paragraphs, paragraphs), args.repeat),
         )
         print(
             f"{path.name[:3]:<5}{len(body) / 1024:>6.1f}  {codec:<9}"
