@@ -49,8 +49,11 @@ def test_good_portal_loads(tmp_path: Path) -> None:
         (GOOD.replace('style = "createPageHTML"', 'style = "infinite"'), "key 'pagination.style'"),
         (GOOD.replace('start_urls = ["http', 'start_urls = ["ftp'), "key 'start_urls.0'"),
         (GOOD.replace('display_name = "示例门户"\n', ""), "key 'display_name': required key"),
-        (GOOD + '\ncharset = "klingon"\n', "not valid TOML"),
-        (GOOD.replace("[pagination]", 'charset = "klingon"\n[pagination]'), "unknown charset"),
+        (GOOD + "\nmax_pages = = 3\n", "not valid TOML"),
+        (
+            GOOD.replace("[links]", 'charset = "klingon"\n[links]'),
+            "key 'charset': Value error, unknown",
+        ),
     ],
 )
 def test_bad_portal_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:

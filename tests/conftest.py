@@ -1,0 +1,28 @@
+"""Shared fixtures: the offline replica, started once per test session on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from crawlrun import Replica
+
+
+@pytest.fixture(scope="session")
+def replica_url() -> Iterator[str]:
+    """Base URL of a replica process shared by the session's read-only crawl tests."""
+    replica = Replica()
+    try:
+        yield replica.url
+    finally:
+        replica.stop()
+
+
+@pytest.fixture
+def fresh_replica() -> Iterator[Replica]:
+    """A replica of its own, for tests that add pages to it."""
+    replica = Replica()
+    try:
+        yield replica
+    finally:
+        replica.stop()

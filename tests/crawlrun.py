@@ -1,0 +1,98 @@
+"""Helpers for end-to-end tests: the replica as a real process, ``scrapy crawl`` as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Settings that make a crawl of the loopback replica fast; everything else is the real config.
+FAST = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "LOG_LEVEL": "INFO",
+}
+
+
+class Replica:
+    """``python -m crawler replica --port 0`` in a subprocess."""
+
+    def __init__(self, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "replica", "--port", "0", *extra],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self, timeout: float = 30.0) -> str:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if "listening on " in line:
+                return line.rsplit("listening on ", 1)[1].strip()
+            if not line and self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError("replica did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    output_dir: Path
+
+    def records(self, site: str, name: str = "articles") -> list[dict[str, Any]]:
+        path = self.output_dir / site / f"{name}.jsonl"
+        if not path.exists():
+            return []
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines]
+
+
+def crawl(
+    site: str,
+    replica_url: str,
+    workdir: Path,
+    *args: str,
+    settings: dict[str, str] | None = None,
+    timeout: float = 240.0,
+) -> CrawlResult:
+    """Run ``scrapy crawl SITE`` against the replica with OUTPUT_DIR/STATE_DIR in ``workdir``."""
+    output_dir = workdir / "output"
+    merged = {
+        **FAST,
+        "REPLICA_URL": replica_url,
+        "OUTPUT_DIR": str(output_dir),
+        "STATE_DIR": str(workdir / "state"),
+        **(settings or {}),
+    }
+    cmd = [sys.executable, "-m", "scrapy", "crawl", site, *args]
+    for key, value in merged.items():
+        cmd += ["-s", f"{key}={value}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
+    return CrawlResult(done.returncode, done.stdout, done.stderr, output_dir)
