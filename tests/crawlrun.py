@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests: the replica as a real process, ``scrapy crawl`` as a real process."""
+"""End-to-end helpers: the replica and ``scrapy crawl`` as real processes."""
 
 from __future__ import annotations
 
