@@ -197,8 +197,8 @@ def handle(handler: ReplicaRequestHandler, host: str, path: str, query_string: s
         headers = [("Content-Type", html_type)]
         if code in (429, 503):
             headers.append(("Retry-After", str(_int(query, "retry_after", 1, 0, 3600))))
-        page = f"<html><body><h1>{code}</h1><p>服务器繁忙，请稍后再试。</p></body></html>"
-        handler.send_bytes(code, page.encode("utf-8"), headers)
+        status_page = f"<html><body><h1>{code}</h1><p>服务器繁忙，请稍后再试。</p></body></html>"
+        handler.send_bytes(code, status_page.encode("utf-8"), headers)
     elif path.startswith("/flaky/"):
         key = path[len("/flaky/") :]
         fail = _int(query, "fail", 2, 0, 1000)
