@@ -1,0 +1,162 @@
+"""The page pipeline: one fetched page in, one record out, no Scrapy engine.
+
+``process_page`` is pure and its input and output are picklable, so
+``pipelines.page.PagePipeline`` runs it in worker processes and
+``python -m crawler extract`` runs it on saved files.  Steps::
+
+    charset.decode_html → mojibake.repair_mojibake → script.strip_pinyin
+    → script.detect_script → script.to_simplified      (on the whole HTML text)
+    → parse once (lxml) → title → extract.extract_body → metadata.extract_metadata
+    → normalize → ArticleItem (+ fixes of every stage, quality flags)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from crawler.ids import content_hash, record_id
+from crawler.items import ArticleItem, PageItem
+from crawler.settings import MIN_TEXT_CHARS, SHORT_TEXT_CHARS
+from pipelines.charset import decode_html
+from pipelines.extract import Line, extract_body, linearize, parse_html
+from pipelines.metadata import extract_metadata, extract_title, meta_tags
+from pipelines.mojibake import repair_mojibake
+from pipelines.normalize import normalize_paragraphs, normalize_text
+from pipelines.script import detect_script, strip_pinyin, to_simplified
+
+# Template placeholders of speech/report templates: XX省, 20xx年, X万个, ××.
+_PLACEHOLDER = re.compile(
+    r"(?<![A-Za-z])(?:[Xx]{2,3}|×{2,}|[○〇]{2,}(?=[省市县区局]))"
+    r"(?=[\u4e00-\u9fff“”《》])"
+    r"|(?<=[\u4e00-\u9fff《“])(?:[Xx]{2,3}|×{2,})(?![A-Za-z])"
+    r"|(?<!\d)[12]\d[Xx]{2}\s*年|(?<![A-Za-z\d])[Xx]\s*[万千百亿](?=[\u4e00-\u9fff])"
+)
+# A list line: a link title followed by a date (or nothing).
+_LIST_DATE_TAIL = re.compile(r"[\[(]?\s*(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}\s*[\])]?$")
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def has_placeholders(text: str) -> bool:
+    """Template placeholders (``XX省``, ``20xx年``, ``X万个``, ``××``) in the text."""
+    return bool(_PLACEHOLDER.search(text))
+
+
+def looks_like_list(lines: list[Line], paragraphs: list[str], has_byline: bool) -> bool:
+    """A list / index page taken for an article: link lines dominate, text per block is short."""
+    if has_byline:
+        return False
+    link_lines = [ln for ln in lines if ln.link_chars >= 6 and ln.link_chars >= len(ln.text) * 0.5]
+    if len(link_lines) < 10:
+        return False
+    anchors = {_LIST_DATE_TAIL.sub("", ln.text).strip() for ln in link_lines}
+    if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS:
+        return True
+    linked = sum(1 for p in paragraphs if _LIST_DATE_TAIL.sub("", p).strip() in anchors)
+    total = sum(len(p) for p in paragraphs)
+    mean = total / len(paragraphs)
+    return linked >= len(paragraphs) * 0.5 or (len(paragraphs) >= 8 and mean < 30)
+
+
+def process_page(page: PageItem) -> ArticleItem:
+    """Decode, repair, extract and describe one fetched page."""
+    fixes: list[str] = []
+    decoded = decode_html(page.body, page.content_type, page.charset)
+    fixes += decoded.fixes
+    html, found = repair_mojibake(decoded.text)
+    fixes += found
+    html, found = strip_pinyin(html)
+    fixes += found
+    original_script = detect_script(html)
+    html, found = to_simplified(html)
+    fixes += found
+
+    tree = parse_html(html)
+    lines = linearize(tree)
+    meta = meta_tags(tree)
+    title = extract_title(tree, meta, page.selectors, page.site_name)
+    body = extract_body(tree, selectors=page.selectors, title=title, lines=lines)
+    md = extract_metadata(
+        tree,
+        url=page.url,
+        fetched_at=page.fetched_at,
+        lines=lines,
+        paragraphs=body.paragraphs,
+        meta_lines=body.meta_lines,
+        selectors=page.selectors,
+        site_name=page.site_name,
+        title=title,
+        meta=meta,
+    )
+    text = normalize_paragraphs(body.paragraphs)
+
+    flags = list(md.flags)
+    if has_placeholders(text):
+        flags.append("template_placeholders")
+    if body.truncated:
+        flags.append("truncated_preview")
+    if looks_like_list(lines, body.paragraphs, md.has_byline):
+        flags.append("list_page")
+    if len(text) < MIN_TEXT_CHARS and body.raw_chars > max(len(text), 1) * 2:
+        flags.append("boilerplate_only")
+    elif 0 < len(text) < SHORT_TEXT_CHARS:
+        flags.append("short_body")
+    if "\ufffd" in text and "lost_bytes" not in fixes:
+        fixes.append("lost_bytes")
+
+    original_title = body.original_title or md.original_title
+    return ArticleItem(
+        id=record_id(page.url),
+        url=page.url,
+        site=page.site,
+        site_name=page.site_name,
+        title=normalize_text(md.title) if md.title else None,
+        original_title=normalize_text(original_title) if original_title else None,
+        published_at=md.published_at,
+        source=md.source,
+        authors=md.authors,
+        editors=md.editors,
+        responsible_editors=md.responsible_editors,
+        text=text,
+        content_hash=content_hash(text),
+        fetched_at=page.fetched_at,
+        encoding=decoded.encoding,
+        original_script=original_script,
+        quality_flags=_dedupe(flags),
+        fixes=_dedupe(fixes),
+    )
+
+
+def process_file(
+    path: str | Path,
+    url: str | None = None,
+    fetched_at: str | None = None,
+    *,
+    site: str = "file",
+    site_name: str = "",
+    charset: str | None = None,
+    content_type: str | None = None,
+    selectors: dict[str, str] | None = None,
+) -> ArticleItem:
+    """``process_page`` on a saved HTML file (URL defaults to ``file://`` + absolute path)."""
+    from datetime import datetime
+
+    from pipelines.metadata import CHINA_TZ
+
+    path = Path(path)
+    body = path.read_bytes()
+    page = PageItem(
+        url=url or "file://" + str(path.resolve()),
+        body=body,
+        site=site,
+        site_name=site_name,
+        fetched_at=fetched_at
+        or datetime.fromtimestamp(path.stat().st_mtime, CHINA_TZ).isoformat(timespec="seconds"),
+        content_type=content_type,
+        charset=charset,
+        selectors=dict(selectors or {}),
+    )
+    return process_page(page)

@@ -1,0 +1,489 @@
+"""Body text of an article page.
+
+``extract_body`` runs trafilatura (text only, ``fast=True``, no metadata: the
+settings measured fastest at equal quality, see ``bench/extract.py``) on a copy
+of the already-parsed tree, then applies rules for the boilerplate of Chinese
+portal CMSs that trafilatura keeps: copyright declarations, licence / ICP
+footers, 责任编辑 / 来源 lines (handed to the metadata stage instead),
+print / close / font-size widgets, breadcrumbs, related-article lists, paywall
+and advert tails, stray script text and the ``原标题:`` line.
+
+When trafilatura returns nothing or too little, the fallback is the portal's
+body selector, then a text-density heuristic over block elements (the block
+whose paragraphs carry the most non-link text wins, Readability-style).  It is
+used because government CMSs often lay bodies out as ``<br>``-separated text in
+a table cell or ``<div id="zoom">``, which trafilatura's tree rules sometimes
+discard; non-link text per block survives any CMS template.
+
+The rule lists below are hand-written: no library knows the Chinese portal
+templates (``字体:【大 中 小】``, ``打印本页 关闭窗口``, ``版权与信息产品内容销售的声明``).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser
+from lxml.html import fromstring as _html_fromstring
+
+from pipelines.normalize import normalize_text
+
+# --- Parsing and linearizing ---------------------------------------------------
+
+# Same options as trafilatura's own parser, so the copy handed to it looks alike.
+HTML_PARSER = HTMLParser(
+    collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+)
+
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+
+BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "li",
+        "td",
+        "th",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "dd",
+        "dt",
+        "dl",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "ul",
+        "ol",
+        "table",
+        "tr",
+        "tbody",
+        "thead",
+        "tfoot",
+        "form",
+        "blockquote",
+        "pre",
+        "center",
+        "main",
+        "figure",
+        "figcaption",
+        "address",
+        "fieldset",
+        "hr",
+        "body",
+        "html",
+        "caption",
+    ]
+)
+SKIP_TAGS = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "select",
+        "option",
+        "textarea",
+        "head",
+        "title",
+        "svg",
+        "object",
+        "embed",
+        "button",
+        "input",
+        "map",
+        "canvas",
+        "video",
+        "audio",
+    ]
+)
+
+
+def parse_html(text: str) -> HtmlElement:
+    """Parse decoded HTML text once (an XML declaration is dropped: lxml refuses it on str)."""
+    text = _XML_DECL.sub("", text, count=1)
+    if not text.strip():
+        text = "<html><body></body></html>"
+    try:
+        return _html_fromstring(text, parser=HTML_PARSER)
+    except etree.ParserError:
+        return _html_fromstring("<html><body></body></html>", parser=HTML_PARSER)
+
+
+@dataclass
+class Line:
+    """One visual line of the page: text between block boundaries or ``<br>``."""
+
+    text: str  # normalized (NFKC, single spaces)
+    owner: HtmlElement  # innermost block element holding the line
+    link_chars: int  # characters of the line inside <a>
+
+
+def linearize(root: HtmlElement) -> list[Line]:
+    """The page as lines in document order (one pass, no recursion)."""
+    lines: list[Line] = []
+    buf: list[str] = []
+    link = 0
+    owners: list[HtmlElement] = [root]
+    in_link = 0
+
+    def flush() -> None:
+        nonlocal link
+        if buf:
+            text = normalize_text("".join(buf))
+            if text:
+                lines.append(Line(text, owners[-1], min(link, len(text))))
+        buf.clear()
+        link = 0
+
+    def add(piece: str | None, linked: bool) -> None:
+        nonlocal link
+        if piece:
+            buf.append(piece)
+            if linked:
+                link += len(piece.strip())
+
+    walker = etree.iterwalk(root, events=("start", "end"))
+    skipped: set[int] = set()
+    for event, el in walker:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start":
+            if tag in SKIP_TAGS:
+                skipped.add(id(el))
+                walker.skip_subtree()
+                continue
+            if tag in BLOCK_TAGS or tag == "br":
+                flush()
+            if tag in BLOCK_TAGS:
+                owners.append(el)
+            if tag == "a":
+                in_link += 1
+            add(el.text, in_link > 0)
+        else:
+            if id(el) in skipped:
+                skipped.discard(id(el))
+            else:
+                if tag in BLOCK_TAGS:
+                    flush()
+                    owners.pop()
+                if tag == "a":
+                    in_link -= 1
+            add(el.tail, in_link > 0)
+    flush()
+    return lines
+
+
+def element_lines(el: HtmlElement) -> list[str]:
+    """Lines of one element (``<br>`` and blocks split lines)."""
+    return [line.text for line in linearize(el)]
+
+
+# --- Boilerplate rules ----------------------------------------------------------
+
+# A line matching one of these, and everything after it, is not the article.
+_TAIL_MARKERS = re.compile(
+    r"版权与信息产品内容销售的声明|^版权声明|^免责声明|^(?:【|\[)?(?:相关新闻|相关阅读|相关链接|相关文章"
+    r"|相关稿件|延伸阅读|推荐阅读|热点推荐|猜你喜欢|热门推荐|精彩推荐|更多精彩)"
+    r"|^(?:上一篇|下一篇|上一条|下一条|上一页|下一页)\s*[::]?"
+    r"|分享到|扫一扫|打印本页|关闭窗口|【\s*打印\s*】|【\s*关闭\s*】|\[\s*打印\s*\]|\[\s*关闭\s*\]"
+    r"|Copyright|©|版权所有|ICP\s*备|ICP证|公网安备|网络文化经营许可证|互联网信息服务许可证"
+    r"|新闻总署|^主办(?:单位)?\s*[::]|^承办(?:单位)?\s*[::]|网站标识码|^\s*电脑版\s*\|"
+)
+# Paywall / preview / advert tails: cut there and flag ``truncated_preview``.
+_PAYWALL = re.compile(
+    r"预览阅读已结束|预览已结束|剩余\s*\d+\s*%|开通会员|订阅后|付费阅读|付费后|购买后阅读|购买全文"
+    r"|下载文档|下载全文|全文阅读已结束|阅读已结束|点击阅读全文|阅读全文|展开全文|查看全文|继续阅读"
+    r"|联系老师|代笔|VIP\s*(?:会员|专享)|免费下载|立即下载"
+)
+# Clauses of a site's copyright / reprint declaration (its heading may be lost).
+_COPYRIGHT_CLAUSE = re.compile(
+    r"凡本网注明|未经(?:本网)?(?:书面)?授权[^。]{0,20}(?:不得|禁止)(?:转载|使用|复制)"
+    r"|转载目的在于传递更多信息|不代表本网(?:赞同|观点|立场)|本网将追究|如因作品内容、版权"
+    r"|版权(?:均)?(?:归|属于)[^。]{0,12}所有|转载请注明(?:来源|出处)"
+)
+_NUMBERED = re.compile(r"^\d{1,2}\s*[、.]")
+# Lines dropped wherever they are.
+_DROP = re.compile(
+    r"当前位置|^您(?:现在)?的?(?:当前)?位置|^位置\s*[::]"
+    r"|字\s*[体号]\s*[::]?\s*[【\[(]?\s*(?:大|小|默认)"
+    r"|^[【\[(]?\s*(?:打印|关闭|收藏|分享|返回顶部|返回首页|回到顶部|返回列表|打印本页|关闭窗口)\s*[】\])]?\s*$"
+    r"|^\s*['\"]?\)\s*;?\s*$|document\.write\s*\(|^\s*(?:var|function)\s|\$\(\s*function"
+    r"|^[>»›]\s*\S{0,20}$"
+    r"|^(?:浏览|点击|阅读|访问)(?:次数|数|量)?\s*[::]\s*\d*\s*(?:次)?$"
+)
+# A lone punctuation / symbol line.
+_NO_WORDS = re.compile(r"^[\W_]*$")
+# Editor / source credits that belong to the metadata, not the text.
+_META_LINE = re.compile(
+    r"^[(\[【]?\s*(?:责任编辑|责编|网络编辑|编辑人|编辑|审核|审校|终审|复审|一审|二审|三审|初审|校对"
+    r"|来源|稿源|出处|信息来源|文章来源|新闻来源|Source|Editor|Author)\s*[::]"
+)
+# The same credit glued to the end of the last paragraph: "…参加会议。(编辑:张三)".
+_META_TAIL = re.compile(
+    r"\s*[(\[【]\s*(?:责任编辑|责编|网络编辑|编辑)\s*[::]?\s*[^()\[\]【】]{1,30}[)\]】]\s*$"
+)
+_ORIGINAL_TITLE = re.compile(r"^[(【\[]?\s*原标题\s*[::]\s*(.+?)\s*[)】\]]?$")
+_LABEL_COLON = re.compile(
+    r"(?:来源|稿源|出处|作者|记者|编辑|责编|发布时间|发布日期|发表时间|时间|日期|浏览次数|点击数|字体)\s*[::]"
+)
+_DATE_LIKE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
+
+
+def is_info_line(line: str) -> bool:
+    """A byline / date line (``来源:… 作者:… 发布时间:…``) rather than article text."""
+    if len(line) > 160:
+        return False
+    labels = len(_LABEL_COLON.findall(line))
+    if labels >= 2:
+        return True
+    if labels == 1 and _DATE_LIKE.search(line):
+        return True
+    stripped = _DATE_LIKE.sub("", line)
+    stripped = re.sub(r"\d{1,2}:\d{2}(?::\d{2})?|[\s|/·•:]", "", stripped)
+    return bool(_DATE_LIKE.search(line)) and len(stripped) <= 2
+
+
+# --- Result ------------------------------------------------------------------------
+
+
+@dataclass
+class Body:
+    """The body text and what the rules took out of it."""
+
+    paragraphs: list[str] = field(default_factory=list)
+    method: str = "none"  # "selector", "trafilatura", "density" or "none"
+    raw_chars: int = 0  # characters before the boilerplate rules
+    meta_lines: list[str] = field(default_factory=list)  # 责任编辑 / 来源 lines for metadata
+    original_title: str | None = None
+    truncated: bool = False  # a paywall / preview tail was cut
+
+    @property
+    def chars(self) -> int:
+        return sum(len(p) for p in self.paragraphs)
+
+
+# Below this many characters a trafilatura result is "too little".
+MIN_EXTRACT_CHARS = 120
+# trafilatura options chosen by measurement (bench/extract.py): text only, fast.
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "fast": True,
+    "output_format": "txt",
+    "with_metadata": False,
+    "include_comments": False,
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "deduplicate": False,
+    "favor_precision": False,
+}
+
+
+def clean_lines(
+    lines: Iterable[str], title: str | None = None, anchors: frozenset[str] = frozenset()
+) -> Body:
+    """Apply the portal boilerplate rules to extracted lines.
+
+    ``anchors`` are the page's short link texts: a short body line equal to one
+    is navigation (menus, breadcrumbs, widget links), not text.
+    """
+    body = Body()
+    kept: list[str] = []
+    title_key = _key(title) if title else ""
+    for raw in lines:
+        line = normalize_text(raw)
+        if not line:
+            continue
+        body.raw_chars += len(line)
+        if _PAYWALL.search(line) and len(line) <= 80:
+            body.truncated = True
+            break
+        if kept and _TAIL_MARKERS.search(line) and (len(line) <= 80 or _starts_marker(line)):
+            break
+        m = _ORIGINAL_TITLE.match(line)
+        if m:
+            body.original_title = body.original_title or m.group(1)
+            continue
+        if _META_LINE.match(line) and len(line) <= 80:
+            body.meta_lines.append(line)
+            continue
+        if _DROP.search(line) and len(line) <= 80:
+            continue
+        if not kept and _TAIL_MARKERS.search(line) and len(line) <= 80:
+            continue  # header junk before the article
+        if _NO_WORDS.match(line) or (len(line) <= 20 and line in anchors):
+            continue
+        if title_key and _key(line) == title_key:
+            continue
+        if is_info_line(line):
+            body.meta_lines.append(line)
+            continue
+        kept.append(line)
+    cut = _declaration_start(kept)
+    if cut is not None:
+        del kept[cut:]
+    if kept:
+        m = _META_TAIL.search(kept[-1])
+        if m:
+            body.meta_lines.append(m.group(0).strip())
+            kept[-1] = kept[-1][: m.start()].rstrip()
+            if not kept[-1]:
+                kept.pop()
+    body.paragraphs = kept
+    return body
+
+
+def _declaration_start(lines: list[str]) -> int | None:
+    """Index where a trailing copyright declaration starts (numbered clauses before it too)."""
+    for i, line in enumerate(lines):
+        if i == 0 or i < len(lines) // 3 or not _COPYRIGHT_CLAUSE.search(line):
+            continue
+        start = i
+        while start > 1 and _NUMBERED.match(lines[start]) and _NUMBERED.match(lines[start - 1]):
+            start -= 1
+        return start
+    return None
+
+
+def _starts_marker(line: str) -> bool:
+    m = _TAIL_MARKERS.search(line)
+    return m is not None and m.start() <= 12
+
+
+def _key(text: str | None) -> str:
+    return re.sub(r"[\W_]+", "", text or "")
+
+
+# --- Extraction ------------------------------------------------------------------
+
+
+def unwrap_layout_tables(tree: HtmlElement) -> None:
+    """Turn layout tables into divs (in place).
+
+    Government CMSs lay whole pages out in tables; trafilatura renders a table
+    as ``| cell |`` rows with the ``<br>`` paragraphs of a cell run together, or
+    drops it without ``include_tables``.  A table whose cells hold long text or
+    block elements is layout, not data, and becomes plain divs.
+    """
+    for table in list(tree.iter("table")):
+        if table.tag != "table":
+            continue  # already unwrapped as part of an outer layout table
+        layout = False
+        for cell in table.iter("td", "th"):
+            if (
+                len(cell.text_content()) >= 80
+                or next(cell.iter("p", "div", "table", "ul", "br", "h1", "h2"), None) is not None
+            ):
+                layout = True
+                break
+        if layout:
+            for el in table.iter("table", "tbody", "thead", "tfoot", "tr", "td", "th"):
+                el.tag = "div"
+
+
+def run_trafilatura(tree: HtmlElement) -> list[str]:
+    """trafilatura on a copy of the tree (it mutates what it is given)."""
+    work = copy.deepcopy(tree)
+    unwrap_layout_tables(work)
+    try:
+        result = trafilatura.extract(work, **TRAFILATURA_OPTIONS)
+    except (ValueError, TypeError, etree.LxmlError):  # malformed trees: treat as no text
+        return []
+    return result.splitlines() if result else []
+
+
+def select_lines(tree: HtmlElement, selector: str | None) -> list[str]:
+    """Lines under the portal's CSS selector (all matches, in order)."""
+    if not selector:
+        return []
+    try:
+        found = tree.cssselect(selector)
+    except Exception:  # cssselect raises several types on a bad expression
+        return []
+    out: list[str] = []
+    for el in found:
+        out.extend(element_lines(el))
+    return out
+
+
+def density_lines(lines: Sequence[Line]) -> list[str]:
+    """The block with the most non-link text, Readability-style (score to container and parent)."""
+    scores: dict[HtmlElement, float] = {}
+    for line in lines:
+        text_chars = len(line.text) - line.link_chars
+        if text_chars < 10 or line.link_chars > len(line.text) / 2:
+            continue
+        owner = line.owner
+        container = owner if owner.tag in ("div", "td", "article", "section", "body") else None
+        if container is None:
+            parent = owner.getparent()
+            container = parent if parent is not None else owner
+        scores[container] = scores.get(container, 0.0) + text_chars
+        parent = container.getparent()
+        if parent is not None:
+            scores[parent] = scores.get(parent, 0.0) + text_chars / 2
+    if not scores:
+        return []
+    best = max(scores, key=lambda el: scores[el])
+    out = []
+    for line in lines:
+        el: HtmlElement | None = line.owner
+        while el is not None and el is not best:
+            el = el.getparent()
+        if el is best:
+            out.append(line.text)
+    return out
+
+
+def anchor_texts(tree: HtmlElement) -> frozenset[str]:
+    """Short link texts of the page (navigation, widgets)."""
+    out = set()
+    for a in tree.iter("a"):
+        text = normalize_text(a.text_content())
+        if 0 < len(text) <= 20:
+            out.add(text)
+    return frozenset(out)
+
+
+def extract_body(
+    tree: HtmlElement,
+    *,
+    selectors: dict[str, Any] | None = None,
+    title: str | None = None,
+    lines: Sequence[Line] | None = None,
+) -> Body:
+    """Body paragraphs of an article page (see module docstring for the order of methods)."""
+    selectors = selectors or {}
+    anchors = anchor_texts(tree)
+    chosen = Body()
+    candidates: list[tuple[str, list[str]]] = []
+    if selectors.get("body"):
+        candidates.append(("selector", select_lines(tree, selectors.get("body"))))
+    candidates.append(("trafilatura", []))
+    for method, found in candidates:
+        if method == "trafilatura":
+            found = run_trafilatura(tree)
+        body = clean_lines(found, title, anchors)
+        body.method = method
+        if body.chars >= MIN_EXTRACT_CHARS:
+            return body
+        if body.chars > chosen.chars or (chosen.method == "none" and found):
+            chosen = body
+    all_lines = lines if lines is not None else linearize(tree)
+    body = clean_lines(density_lines(all_lines), title, anchors)
+    body.method = "density"
+    if body.chars > chosen.chars:
+        return body
+    return chosen

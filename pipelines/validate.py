@@ -1,0 +1,70 @@
+"""Item pipeline: drop records that are not articles, counting why.
+
+A record is dropped (``DropItem(reason)``, stat ``validate/dropped/<reason>``) when
+
+* ``list_page`` — the page stage flagged a list / index page taken for an article;
+* ``boilerplate_only`` — everything the extractor found was portal boilerplate;
+* ``empty`` — the body has fewer than ``MIN_TEXT_CHARS`` characters.
+
+Kept records are counted in ``validate/kept``.  ``rejection_reason`` is the
+same decision as a pure function, used by ``python -m crawler extract`` (which
+prints rejected records with the reason in ``quality_flags`` instead of dropping
+them) and by the tests.
+
+Settings: ``MIN_TEXT_CHARS`` (drop below), ``SHORT_TEXT_CHARS`` (kept, flagged
+``short_body`` by the page stage; re-checked here for records made elsewhere).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.items import ArticleItem
+
+# Reasons in the order they are checked; each is also a quality flag name.
+REASONS = ("list_page", "boilerplate_only", "empty")
+
+
+def rejection_reason(item: ArticleItem, min_chars: int) -> str | None:
+    """Why ``item`` is not an article worth keeping, or None when it is."""
+    flags = set(item.quality_flags)
+    if "list_page" in flags:
+        return "list_page"
+    if "boilerplate_only" in flags:
+        return "boilerplate_only"
+    if len(item.text or "") < min_chars:
+        return "empty"
+    return None
+
+
+class ValidatePipeline:
+    """Drops empty, boilerplate-only and list pages (see the module docstring)."""
+
+    def __init__(self, crawler: Crawler, min_chars: int, short_chars: int) -> None:
+        self.stats = crawler.stats
+        self.min_chars = min_chars
+        self.short_chars = short_chars
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
+        settings = crawler.settings
+        return cls(
+            crawler,
+            settings.getint("MIN_TEXT_CHARS", 80),
+            settings.getint("SHORT_TEXT_CHARS", 300),
+        )
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        reason = rejection_reason(item, self.min_chars)
+        if reason is not None:
+            self.stats.inc_value(f"validate/dropped/{reason}")
+            raise DropItem(f"{reason}: {item.url}")
+        if len(item.text) < self.short_chars and "short_body" not in item.quality_flags:
+            item.quality_flags.append("short_body")
+        self.stats.inc_value("validate/kept")
+        return item
