@@ -115,7 +115,8 @@ class PortalRunExtension:
         line = self.human_line(summary)
         for problem in summary["problems"]:
             logger.error("%s: %s", self.state.site, problem)
-        logger.info(line)
+        if self.crawler.settings.get("LOG_FILE"):
+            logger.info(line)
         print(line, file=sys.stderr, flush=True)
 
     def _engine_stopped(self, **kwargs: Any) -> None:

@@ -199,6 +199,10 @@ class IncrementalMiddleware:
                 continue
             request.meta[STREAK_META] = streak
             kept.append(request)
+        if not next_pages and mark["stop"] is None:
+            cap = int(getattr(spider, "max_pages", 0) or 0)
+            page = int(response.meta.get("list_page") or 1)
+            mark["stop"] = "max_pages" if cap and page >= cap else "last list page"
         return kept
 
     def _mark(self, response: Response) -> dict[str, Any]:

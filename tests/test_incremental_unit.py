@@ -424,3 +424,14 @@ def test_extension_holds_the_lock_until_the_engine_stops(tmp_path: Path) -> None
     other = PortalLock(lock_path, "scfzw")
     other.acquire()
     other.release()
+
+
+def test_the_end_of_a_chain_is_recorded(tmp_path: Path) -> None:
+    crawler = make_crawler(tmp_path)
+    mw = IncrementalMiddleware.from_crawler(crawler)
+    out = run(mw, list_response(3), [Request(art_url(9), meta={"kind": "article"})])
+    assert urls(out, "article") == [art_url(9)]
+    mark = portal_state(crawler).watermark[START]
+    assert mark["stop"] == "last list page"
+    assert mark["stopped_at"] is None
+    portal_state(crawler).close()
