@@ -198,15 +198,18 @@ _TAIL_MARKERS = re.compile(
     r"版权与信息产品内容销售的声明|^版权声明|^免责声明|^(?:【|\[)?(?:相关新闻|相关阅读|相关链接|相关文章"
     r"|相关稿件|延伸阅读|推荐阅读|热点推荐|猜你喜欢|热门推荐|精彩推荐|更多精彩)"
     r"|^(?:上一篇|下一篇|上一条|下一条|上一页|下一页)\s*[::]?"
-    r"|分享到|扫一扫|打印本页|关闭窗口|【\s*打印\s*】|【\s*关闭\s*】|\[\s*打印\s*\]|\[\s*关闭\s*\]"
+    r"|^\s*分享到|分享到\s*[::]|^(?:微信)?扫一扫|扫一扫\s*(?:在手机|分享|关注)|打印本页|关闭窗口|【\s*打印\s*】|【\s*关闭\s*】|\[\s*打印\s*\]|\[\s*关闭\s*\]"
     r"|Copyright|©|版权所有|ICP\s*备|ICP证|公网安备|网络文化经营许可证|互联网信息服务许可证"
     r"|新闻总署|^主办(?:单位)?\s*[::]|^承办(?:单位)?\s*[::]|网站标识码|^\s*电脑版\s*\|"
 )
 # Paywall / preview / advert tails: cut there and flag ``truncated_preview``.
 _PAYWALL = re.compile(
     r"预览阅读已结束|预览已结束|剩余\s*\d+\s*%|开通会员|订阅后|付费阅读|付费后|购买后阅读|购买全文"
-    r"|下载文档|下载全文|全文阅读已结束|阅读已结束|点击阅读全文|阅读全文|展开全文|查看全文|继续阅读"
-    r"|联系老师|代笔|VIP\s*(?:会员|专享)|免费下载|立即下载"
+    r"|全文阅读已结束|阅读已结束|联系老师|若您需要全文|VIP\s*(?:会员|专享)"
+)
+# The same, as short widget texts (only a line this short is a button, not a sentence).
+_PAYWALL_BUTTON = re.compile(
+    r"^.{0,6}(?:下载文档|下载全文|点击阅读全文|阅读全文|展开全文|查看全文|继续阅读|免费下载|立即下载).{0,6}$"
 )
 # Clauses of a site's copyright / reprint declaration (its heading may be lost).
 _COPYRIGHT_CLAUSE = re.compile(
@@ -239,6 +242,7 @@ _ORIGINAL_TITLE = re.compile(r"^[(【\[]?\s*原标题\s*[::]\s*(.+?)\s*[)】\]]?
 _LABEL_COLON = re.compile(
     r"(?:来源|稿源|出处|作者|记者|编辑|责编|发布时间|发布日期|发表时间|时间|日期|浏览次数|点击数|字体)\s*[::]"
 )
+_NOTICE_LABEL = re.compile(r"(?:地点|地址|会议|主题|对象|内容|议程|电话)\s*[::]")
 _DATE_LIKE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
 
 
@@ -246,6 +250,8 @@ def is_info_line(line: str) -> bool:
     """A byline / date line (``来源:… 作者:… 发布时间:…``) rather than article text."""
     if len(line) > 160:
         return False
+    if _NOTICE_LABEL.search(line):
+        return False  # "时间:… 地点:…" of a meeting notice is article text
     labels = len(_LABEL_COLON.findall(line))
     if labels >= 2:
         return True
@@ -307,9 +313,11 @@ def clean_lines(
         if not line:
             continue
         body.raw_chars += len(line)
-        if _PAYWALL.search(line) and len(line) <= 80:
-            body.truncated = True
-            break
+        if (_PAYWALL.search(line) and len(line) <= 80) or _PAYWALL_BUTTON.match(line):
+            if kept:
+                body.truncated = True
+                break
+            continue
         if kept and _TAIL_MARKERS.search(line) and (len(line) <= 80 or _starts_marker(line)):
             break
         m = _ORIGINAL_TITLE.match(line)

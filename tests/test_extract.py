@@ -1,0 +1,251 @@
+"""Body extraction (pipelines.extract): portal boilerplate rules and fallbacks."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.extract import (
+    clean_lines,
+    density_lines,
+    extract_body,
+    is_info_line,
+    linearize,
+    parse_html,
+    select_lines,
+    unwrap_layout_tables,
+)
+
+P1 = "7月14日,辽宁省社会治理工作会议在沈阳召开。省委书记出席会议并讲话,省长主持会议。"
+P2 = "会议指出,要加强系统治理、依法治理、综合治理、源头治理,不断提高社会治理社会化、法治化水平。"
+P3 = "会议以电视电话会议形式召开,各市、县(市、区)和沈抚示范区设分会场。(辽宁日报记者 杨忠厚)"
+
+
+def test_copyright_declaration_with_its_heading_is_cut() -> None:
+    body = clean_lines(
+        [
+            P1,
+            P2,
+            P3,
+            "国际在线版权与信息产品内容销售的声明",
+            "1、“国际在线”由中国国际广播电台主办。",
+            "2、凡本网注明“来源:国际在线”的所有信息内容,未经书面授权,任何单位及个人不得转载。",
+        ]
+    )
+    assert body.paragraphs == [P1, P2, P3]
+
+
+def test_copyright_declaration_without_its_heading_is_cut_from_the_first_clause() -> None:
+    body = clean_lines(
+        [
+            P1,
+            P2,
+            P3,
+            "1、“国际在线”由中国国际广播电台主办。经授权,某公司独家负责网站的市场经营。",
+            "2、凡本网注明“来源:国际在线”的所有信息内容,未经书面授权,任何单位及个人不得转载。",
+            "4、凡本网注明“来源:XXX(非国际在线)”的作品,均转载自其它媒体,转载目的在于传递更多信息。",
+        ]
+    )
+    assert body.paragraphs == [P1, P2, P3]
+
+
+def test_numbered_body_paragraphs_are_kept() -> None:
+    lines = ["1、加强组织领导,压实工作责任。", "2、强化宣传引导,营造良好氛围。", P1]
+    assert clean_lines(lines).paragraphs == lines
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "蜀ICP备12029925号-1 川公网安备 51010402001487号",
+        "Copyright © 1997-2020 by www.scfzw.net all rights reserved",
+        "新闻总署国登2012-F00075847号· 知识产权 (川)作登字2017F00078064",
+        "主办:渠县人民政府办公室",
+        "版权所有:大理州人民政府办公室",
+        "【打印本页】 【关闭窗口】",
+        "分享到: 微信 微博",
+        "相关新闻",
+        "上一篇:全省政法工作会议召开",
+        "扫一扫在手机打开当前页",
+    ],
+)
+def test_footers_and_widgets_end_the_body(footer: str) -> None:
+    body = clean_lines([P1, P2, footer, "本网站(非新闻类)刊发信息不代表主办单位观点"])
+    assert body.paragraphs == [P1, P2]
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "当前位置 : 首页 > 图片新闻",
+        "您现在的位置:首页 > 新闻中心",
+        "字体:【大 中 小】",
+        "【字号:大 中 小】",
+        "');",
+        "document.write('<script src=/count.js></script>');",
+        "> 政法动态",
+        "浏览次数:236",
+        "· · ·",
+    ],
+)
+def test_widget_lines_are_dropped(junk: str) -> None:
+    assert clean_lines([junk, P1, junk, P2]).paragraphs == [P1, P2]
+
+
+def test_sentences_mentioning_widget_words_are_kept() -> None:
+    lines = [
+        P1,
+        "他们把调解经验分享到了各个社区,群众纷纷点赞。",
+        "会议要求加强知识产权和版权保护工作,严厉打击侵权盗版行为。",
+        "当天,市民可以扫码下载文档模板,办理相关业务。",
+    ]
+    assert clean_lines(lines).paragraphs == lines
+
+
+def test_metadata_lines_go_to_the_metadata() -> None:
+    body = clean_lines(
+        [
+            "原标题:全省社会治理工作会议召开 张国清讲话",
+            "来源:渠县政法委 作者: 发布时间:2021-09-02 17:33:01",
+            P1,
+            P2 + "(编辑:张三)",
+            "责任编辑:李位川",
+        ],
+        title="辽宁省社会治理工作会议召开",
+    )
+    assert body.paragraphs == [P1, P2]
+    assert body.original_title == "全省社会治理工作会议召开 张国清讲话"
+    assert body.meta_lines == [
+        "来源:渠县政法委 作者: 发布时间:2021-09-02 17:33:01",
+        "责任编辑:李位川",
+        "(编辑:张三)",
+    ]
+
+
+def test_title_repeated_in_the_body_is_dropped() -> None:
+    body = clean_lines(["辽宁省社会治理工作会议召开", P1], title="辽宁省社会治理工作会议召开")
+    assert body.paragraphs == [P1]
+
+
+def test_the_body_credit_stays_in_the_text() -> None:
+    assert clean_lines([P1, P3]).paragraphs == [P1, P3]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ["预览阅读已结束,若您需要全文或代笔。", "请点击👉 mooonya 👈联系老师"],
+        ["剩余80%内容,订阅后可阅读全文", "开通会员"],
+        ["展开全文"],
+        ["下载文档"],
+    ],
+)
+def test_paywall_tails_are_cut_and_flagged(tail: list[str]) -> None:
+    body = clean_lines([P1, P2, *tail])
+    assert body.paragraphs == [P1, P2]
+    assert body.truncated
+
+
+def test_a_read_more_button_before_the_body_is_only_dropped() -> None:
+    body = clean_lines(["阅读全文", P1])
+    assert body.paragraphs == [P1]
+    assert not body.truncated
+
+
+@pytest.mark.parametrize(
+    ("line", "info"),
+    [
+        ("来源:渠县政法委 作者: 发布时间:2021-09-02 17:33:01", True),
+        ("2022-07-15 10:12:31来源:辽宁日报编辑:王巍责编:李胜兰", True),
+        ("2020-07-16 08:45", True),
+        ("时间:2023年5月1日 地点:县会议中心", False),
+        (P1, False),
+    ],
+)
+def test_is_info_line(line: str, info: bool) -> None:
+    assert is_info_line(line) is info
+
+
+# --- Trees ----------------------------------------------------------------------------
+
+
+def test_linearize_splits_blocks_and_br_and_skips_scripts() -> None:
+    tree = parse_html(
+        "<html><body><div>甲<script>var x=1;</script>乙<br>丙<p>丁<a href='#'>链接</a></p>"
+        "<!-- 注释 -->戊</div></body></html>"
+    )
+    lines = linearize(tree)
+    assert [line.text for line in lines] == ["甲乙", "丙", "丁链接", "戊"]
+    assert [line.link_chars for line in lines] == [0, 0, 2, 0]
+
+
+def test_unwrap_layout_tables_keeps_data_tables() -> None:
+    tree = parse_html(
+        "<table id='layout'><tr><td>" + "长" * 90 + "</td></tr></table>"
+        "<table id='data'><tr><td>姓名</td><td>职务</td></tr></table>"
+    )
+    unwrap_layout_tables(tree)
+    assert tree.xpath("//table/@id") == ["data"]
+
+
+def test_layout_table_with_br_paragraphs_keeps_the_paragraphs() -> None:
+    html = (
+        "<html><head><title>t</title></head><body><table><tr><td><a href='/'>首页</a></td></tr>"
+        "<tr><td><div id='zoom'>　　"
+        + P1
+        + "<br>　　"
+        + P2
+        + "<br>　　"
+        + P3
+        + "</div></td></tr></table></body></html>"
+    )
+    body = extract_body(parse_html(html))
+    assert body.paragraphs == [P1, P2, P3]
+
+
+def test_selector_overrides_the_extractor() -> None:
+    html = (
+        "<html><body><div class='side'>" + ("侧栏推荐内容很多很多。" * 30) + "</div>"
+        "<div id='contentText'><p>" + P1 + "</p><p>" + P2 + "</p><p>" + P3 + "</p></div>"
+        "</body></html>"
+    )
+    body = extract_body(parse_html(html), selectors={"body": "#contentText"})
+    assert (body.method, body.paragraphs) == ("selector", [P1, P2, P3])
+
+
+def test_a_bad_or_empty_selector_falls_back() -> None:
+    html = (
+        "<html><body><article><p>"
+        + P1
+        + "</p><p>"
+        + P2
+        + "</p><p>"
+        + P3
+        + "</p></article></body></html>"
+    )
+    tree = parse_html(html)
+    assert select_lines(tree, "div..bad") == []
+    body = extract_body(tree, selectors={"body": "#missing"})
+    assert body.method == "trafilatura"
+    assert body.paragraphs == [P1, P2, P3]
+
+
+def test_density_fallback_picks_the_block_with_the_most_text() -> None:
+    html = (
+        "<html><body><ul class='nav'>"
+        + "".join(f"<li><a>栏目{i}</a></li>" for i in range(20))
+        + "</ul>"
+        "<div class='a'><p>" + P1 + "</p><p>" + P2 + "</p></div>"
+        "<div class='b'><p>短。</p></div></body></html>"
+    )
+    assert density_lines(linearize(parse_html(html))) == [P1, P2]
+
+
+def test_empty_and_garbage_documents() -> None:
+    for html in (
+        "",
+        "   ",
+        "<html></html>",
+        "<?xml version='1.0' encoding='gbk'?><html><body></body></html>",
+    ):
+        body = extract_body(parse_html(html))
+        assert body.paragraphs == []
