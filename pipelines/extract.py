@@ -455,6 +455,33 @@ def density_lines(lines: Sequence[Line]) -> list[str]:
     return out
 
 
+def _with_recall_check(
+    body: Body,
+    tree: HtmlElement,
+    title: str | None,
+    anchors: frozenset[str],
+    lines: Sequence[Line] | None,
+) -> Body:
+    """The density block instead of trafilatura's text when it holds that text and much more.
+
+    trafilatura sometimes discards part of a body (a paragraph group in a
+    ``div`` whose class looks like a comment or widget box).  When the densest
+    block contains what trafilatura found and at least half as much again, the
+    block is the body.
+    """
+    dense = clean_lines(
+        density_lines(lines if lines is not None else linearize(tree)), title, anchors
+    )
+    if dense.chars < body.chars * 1.5:
+        return body
+    joined = "".join(dense.paragraphs)
+    covered = sum(len(p) for p in body.paragraphs if p in joined)
+    if covered < body.chars * 0.9:
+        return body
+    dense.method = "density"
+    return dense
+
+
 def anchor_texts(tree: HtmlElement) -> frozenset[str]:
     """Short link texts of the page (navigation, widgets)."""
     out = set()
@@ -486,6 +513,8 @@ def extract_body(
         body = clean_lines(found, title, anchors)
         body.method = method
         if body.chars >= MIN_EXTRACT_CHARS:
+            if method == "trafilatura":
+                return _with_recall_check(body, tree, title, anchors, lines)
             return body
         if body.chars > chosen.chars or (chosen.method == "none" and found):
             chosen = body

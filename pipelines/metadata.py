@@ -155,6 +155,7 @@ def parse_names(value: str | None) -> list[str]:
     if not value:
         return []
     names: list[str] = []
+    value = re.sub(r"\([^()]*\)|（[^（）]*）", " ", value)  # 张三(实习生), 李四(XX大学教授)
     for token in _NAME_SPLIT.split(value):
         name = clean_name(token)
         if name and name not in names:
@@ -296,6 +297,11 @@ _FULL_DATE = re.compile(
     r"(?<!\d)(?P<y>(?:19|20)\d{2})\s*(?P<sep>[-/.年])\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})(?!\d)"
     r"\s*日?" + _TIME
 )
+# Year, then month/day in other elements: 新华网 "<em>2023</em><em>06</em>/<em>12</em>".
+_SPLIT_DATE = re.compile(
+    r"(?<!\d)(?P<y>(?:19|20)\d{2})\s+(?P<m>\d{1,2})\s*/\s*(?P<d>\d{1,2})(?!\d)"
+    r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+)
 _ANY_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?!\d)\s*日?")
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "O": 0}
 _CN_DATE = re.compile(
@@ -388,6 +394,17 @@ def find_date(text: str, fetched: datetime, *, relative: bool = True) -> FoundDa
             m.group("S"),
             fetched,
             m.group("tz"),
+        )
+    m = _SPLIT_DATE.search(text)
+    if m:
+        return _build(
+            int(m.group("y")),
+            int(m.group("m")),
+            int(m.group("d")),
+            m.group("H"),
+            m.group("M"),
+            m.group("S"),
+            fetched,
         )
     m = _CN_DATE.search(text)
     if m:
@@ -648,14 +665,35 @@ def _is_candidate_info(text: str) -> bool:
         return False
     if _LABEL_RE.search(text) or _ANY_DATE.search(text) or _CN_DATE.search(text):
         return True
+    if _SPLIT_DATE.search(text) and _short_info(text):
+        return True
     return _short_info(text) and bool(_NO_YEAR.search(text) or _RELATIVE.search(text))
 
 
+def _body_index(lines: Sequence[Line], paragraphs: Sequence[str], start: int | None) -> int | None:
+    """Index of the line where the body's first paragraph starts."""
+    if not paragraphs:
+        return None
+    head = paragraphs[0][:20]
+    for i in range(start or 0, len(lines)):
+        if lines[i].text.startswith(head):
+            return i
+    return None
+
+
+_CREDIT_LINE = re.compile(r"^[^。,:]{0,12}?(?:记者|通讯员|撰稿)\s*[\u3400-\u9fff]")
+
+
+def _is_credit_line(text: str) -> bool:
+    """``澎湃新闻记者 张三``, ``本报记者 张三 通讯员 李四``: a credit without a label colon."""
+    return len(text) <= 40 and bool(_CREDIT_LINE.match(text)) and not _LABEL_RE.search(text)
+
+
 def _is_info(line: Line) -> bool:
-    """An info line: labels or a date, not a linked list item (``标题 2024-05-01``)."""
+    """An info line: labels, a date or a credit; not a linked list item (``标题 2024-05-01``)."""
     if line.link_chars >= len(line.text) * 0.5 and not _LABEL_RE.search(line.text):
         return False
-    return _is_candidate_info(line.text)
+    return _is_candidate_info(line.text) or _is_credit_line(line.text)
 
 
 def _selector_lines(tree: HtmlElement, selector: str | None) -> list[str]:
@@ -692,16 +730,23 @@ def extract_metadata(
     info: list[str] = _selector_lines(tree, selectors.get("byline"))
     date_texts: list[str] = _selector_lines(tree, selectors.get("date"))
     idx = _title_index(lines, out.title)
+    body_idx = _body_index(lines, paragraphs, idx)
     if idx is not None:
+        # Between the title and the body (or the 8 lines after the title), then 3 before it.
+        end = body_idx if body_idx is not None and idx < body_idx <= idx + 16 else idx + 9
         after: list[str] = []
-        for line in lines[idx + 1 : idx + 9]:
+        for line in lines[idx + 1 : end]:
             if len(line.text) > 150 and not _LABEL_RE.search(line.text):
                 break
             if _is_info(line):
                 after.append(line.text)
         before = [line.text for line in lines[max(0, idx - 3) : idx] if _is_info(line)]
         info += after + before[::-1]
-    else:
+    elif body_idx is not None:
+        # No title line found: the info line sits just above the body.
+        above = [line.text for line in lines[max(0, body_idx - 8) : body_idx] if _is_info(line)]
+        info += above[::-1]
+    if idx is None:
         info += [
             line.text
             for line in lines[:80]
@@ -710,7 +755,11 @@ def extract_metadata(
 
     byline = Byline()
     for text in info:
-        byline.fill(parse_byline(text))
+        found = parse_byline(text)
+        if _is_credit_line(_ANY_DATE.sub("", text).strip()):
+            authors, editors = parse_credit(_ANY_DATE.sub("", text))
+            found.fill(Byline(authors=authors, editors=editors, labels={"author"}))
+        byline.fill(found)
     out.has_byline = bool(byline.labels)
     for text in meta_lines:
         byline.fill(parse_byline(text))

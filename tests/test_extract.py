@@ -249,3 +249,19 @@ def test_empty_and_garbage_documents() -> None:
     ):
         body = extract_body(parse_html(html))
         assert body.paragraphs == []
+
+
+def test_density_block_replaces_a_partial_trafilatura_result() -> None:
+    paras = [
+        f"第{i}段。会议指出,要坚持以人民为中心的发展思想,不断完善社会治理体系,维护社会稳定。"
+        for i in range(6)
+    ]
+    html = (
+        "<html><body><h1>标题</h1><div class='article'><p>"
+        + "</p><p>".join(paras[:2])
+        + "</p><div class='comment-box'><p>"
+        + "</p><p>".join(paras[2:])
+        + "</p></div></div><div class='foot'>版权所有</div></body></html>"
+    )
+    body = extract_body(parse_html(html), title="标题")
+    assert (body.method, body.paragraphs) == ("density", paras)

@@ -410,3 +410,35 @@ def test_now_is_used_when_fetched_at_is_missing() -> None:
     assert parse_fetched("garbage").year >= 2024
     assert parse_fetched("2020-01-01T00:00:00").utcoffset() is not None
     assert isinstance(parse_fetched("2020-01-01T00:00:00+08:00"), datetime)
+
+
+def test_split_xinhua_date_and_unlabelled_credit_line() -> None:
+    md = _meta(
+        "<h1>全国公安机关深入推进夏季治安打击整治行动</h1>"
+        "<div class='header-time'><span class='year'><em> 2023</em></span>"
+        "<span class='day'><em> 04</em>/<em>18</em></span><span class='time'> 10:21:32</span></div>"
+        "<p class='author'>澎湃新闻记者 张三 通讯员 李四</p>"
+        "<p>记者18日从公安部获悉,今年以来,全国公安机关深入推进夏季治安打击整治行动。</p>"
+    )
+    assert (md.published_at, md.authors) == ("2023-04-18T10:21:32+08:00", ["张三", "李四"])
+
+
+def test_names_with_a_parenthesised_note() -> None:
+    assert parse_names("张三(实习生) 李四(XX大学法学院教授)") == ["张三", "李四"]
+
+
+def test_info_line_found_above_the_body_when_the_title_is_not_on_the_page() -> None:
+    tree = parse_html(
+        "<html><head><title>完全不同的标题文字</title></head><body><div>导航</div>"
+        "<div class='time'>2023-06-12 09:27</div><div>来源:法治日报</div>"
+        "<p>6月11日,全省政法工作会议召开,会议总结了工作。</p></body></html>"
+    )
+    md = extract_metadata(
+        tree,
+        url="http://x.cn/a.html",
+        fetched_at=None,
+        lines=linearize(tree),
+        paragraphs=["6月11日,全省政法工作会议召开,会议总结了工作。"],
+        title="页面上没有的标题",
+    )
+    assert (md.published_at, md.source) == ("2023-06-12T09:27:00+08:00", "法治日报")
