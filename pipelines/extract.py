@@ -227,6 +227,8 @@ _DROP = re.compile(
     r"|^[>»›]\s*\S{0,20}$"
     r"|^(?:浏览|点击|阅读|访问)(?:次数|数|量)?\s*[::]\s*\d*\s*(?:次)?$"
 )
+# Widget buttons glued before a credit: "【我要纠错】 责任编辑:刘亮".
+_WIDGET_PREFIX = re.compile(r"^(?:[【\[]\s*(?:我要纠错|纠错|打印|关闭|收藏|分享)\s*[】\]]\s*)+")
 # A lone punctuation / symbol line.
 _NO_WORDS = re.compile(r"^[\W_]*$")
 # Editor / source credits that belong to the metadata, not the text.
@@ -309,8 +311,8 @@ def clean_lines(
     kept: list[str] = []
     title_key = _key(title) if title else ""
     for raw in lines:
-        line = normalize_text(raw)
-        if not line:
+        line = _WIDGET_PREFIX.sub("", normalize_text(raw))
+        if not line or _is_link_row(line, anchors):
             continue
         body.raw_chars += len(line)
         if (_PAYWALL.search(line) and len(line) <= 80) or _PAYWALL_BUTTON.match(line):
@@ -363,6 +365,14 @@ def _declaration_start(lines: list[str]) -> int | None:
             start -= 1
         return start
     return None
+
+
+def _is_link_row(line: str, anchors: frozenset[str]) -> bool:
+    """A table row of navigation links as trafilatura renders it: ``| 首页 \\| 新闻 |``."""
+    if not (line.startswith("|") and line.endswith("|")):
+        return False
+    cells = [c for c in re.split(r"\\?\||\s+", line) if c]
+    return all(c in anchors or _NO_WORDS.match(c) for c in cells)
 
 
 def _starts_marker(line: str) -> bool:
@@ -514,13 +524,42 @@ def extract_body(
         body.method = method
         if body.chars >= MIN_EXTRACT_CHARS:
             if method == "trafilatura":
-                return _with_recall_check(body, tree, title, anchors, lines)
-            return body
+                body = _with_recall_check(body, tree, title, anchors, lines)
+            return _drop_header_credit(body, lines)
         if body.chars > chosen.chars or (chosen.method == "none" and found):
             chosen = body
     all_lines = lines if lines is not None else linearize(tree)
     body = clean_lines(density_lines(all_lines), title, anchors)
     body.method = "density"
     if body.chars > chosen.chars:
+        return _drop_header_credit(body, all_lines)
+    return _drop_header_credit(chosen, all_lines)
+
+
+_HEADER_CREDIT = re.compile(r"^[^。,:]{0,12}?(?:记者|通讯员)\s*[\u3400-\u9fff]")
+
+
+def _drop_header_credit(body: Body, lines: Sequence[Line] | None) -> Body:
+    """Drop a leading ``XX新闻记者 张三`` that sits with the date line in the page header.
+
+    A credit inside the article (``本报讯(记者…)``, ``记者 张三 报道`` as the first
+    paragraph of the body container) stays; one that shares its parent element
+    with the info line is byline, not text.
+    """
+    if not body.paragraphs or lines is None:
         return body
-    return chosen
+    first = body.paragraphs[0]
+    if len(first) > 40 or "。" in first or not _HEADER_CREDIT.match(first):
+        return body
+    for i, line in enumerate(lines):
+        if line.text != first:
+            continue
+        parent = line.owner.getparent()
+        near = lines[max(0, i - 3) : i + 4]
+        if parent is not None and any(
+            other is not line and other.owner.getparent() is parent and is_info_line(other.text)
+            for other in near
+        ):
+            body.meta_lines.append(body.paragraphs.pop(0))
+        break
+    return body

@@ -196,7 +196,7 @@ def _clean_source(value: str) -> str | None:
     value = _trim(value.split(" ", 1)[0], " :,;|()")
     if not value or len(value) > 40 or re.search(r"[。,“”!?]", value):
         return None
-    if value in _NOT_NAMES or value in {"无", "暂无", "未知", "本站", "原创"}:
+    if value in {"无", "暂无", "未知", "本站", "原创", "本网", "不详", "佚名", "来源", "admin"}:
         return None
     return value
 
@@ -733,7 +733,11 @@ def extract_metadata(
     body_idx = _body_index(lines, paragraphs, idx)
     if idx is not None:
         # Between the title and the body (or the 8 lines after the title), then 3 before it.
-        end = body_idx if body_idx is not None and idx < body_idx <= idx + 16 else idx + 9
+        end = (
+            max(body_idx, idx + 4)
+            if body_idx is not None and idx < body_idx <= idx + 16
+            else idx + 9
+        )
         after: list[str] = []
         for line in lines[idx + 1 : end]:
             if len(line.text) > 150 and not _LABEL_RE.search(line.text):

@@ -265,3 +265,35 @@ def test_density_block_replaces_a_partial_trafilatura_result() -> None:
     )
     body = extract_body(parse_html(html), title="标题")
     assert (body.method, body.paragraphs) == ("density", paras)
+
+
+def test_header_credit_next_to_the_date_line_is_not_text() -> None:
+    html = (
+        "<html><body><h1>全省政法工作会议召开</h1><div class='about'><p>澎湃新闻记者 刘名洋</p>"
+        "<p>2023-06-12 09:27 来源:澎湃新闻</p></div><div class='txt'>"
+        + "<br><br>".join([P1, P2, P3])
+        + "</div></body></html>"
+    )
+    tree = parse_html(html)
+    body = extract_body(tree, title="全省政法工作会议召开", lines=linearize(tree))
+    assert body.paragraphs == [P1, P2, P3]
+    assert "澎湃新闻记者 刘名洋" in body.meta_lines
+
+
+def test_credit_as_the_first_paragraph_of_the_body_stays() -> None:
+    html = (
+        "<html><body><h1>全省政法工作会议召开</h1><div class='info'>2023-06-12 09:27</div>"
+        "<div class='txt'><p>记者 周密 韩雪 报道</p><p>"
+        + "</p><p>".join([P1, P2, P3])
+        + "</p></div></body></html>"
+    )
+    tree = parse_html(html)
+    body = extract_body(tree, title="全省政法工作会议召开", lines=linearize(tree))
+    assert body.paragraphs == ["记者 周密 韩雪 报道", P1, P2, P3]
+
+
+def test_widget_prefix_and_link_rows() -> None:
+    body = clean_lines([P1, P2, "【我要纠错】 责任编辑:刘亮"], anchors=frozenset({"首页", "新闻"}))
+    assert (body.paragraphs, body.meta_lines) == ([P1, P2], ["责任编辑:刘亮"])
+    body = clean_lines(["| 首页 \\| 新闻 |", P1], anchors=frozenset({"首页", "新闻"}))
+    assert body.paragraphs == [P1]
