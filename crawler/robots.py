@@ -29,7 +29,10 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.robotstxt import RobotParser
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
@@ -77,6 +80,32 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             # No robots.txt: parse an empty file, which allows everything.
             response = response.replace(body=b"")
         await super()._parse_robots(response, netloc, request)
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        # Scrapy's version logs a traceback for a robots.txt that times out or is
+        # refused; here that is an expected outcome with a policy and one log line.
+        url = urlparse_cached(request)
+        netloc = url.netloc
+        if netloc not in self._parsers:
+            self._parsers[netloc] = Deferred()
+            robotsreq = Request(
+                f"{url.scheme}://{netloc}/robots.txt",
+                priority=self.DOWNLOAD_PRIORITY,
+                meta={"dont_obey_robotstxt": True},
+                callback=NO_CALLBACK,
+            )
+            try:
+                response = await self.crawler.engine.download_async(robotsreq)
+                await self._parse_robots(response, netloc, request)
+            except Exception as exc:
+                if not isinstance(exc, IgnoreRequest):
+                    logger.warning("robots.txt of %s could not be fetched: %r", netloc, exc)
+                self._robots_error(exc, netloc)
+            self._stats.inc_value("robotstxt/request_count")
+        parser = self._parsers[netloc]
+        if isinstance(parser, Deferred):
+            return await maybe_deferred_to_future(parser)
+        return parser
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         if not self._defer or isinstance(exc, IgnoreRequest):

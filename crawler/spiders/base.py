@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
 
 from crawler import links
 from crawler.items import PageItem
@@ -98,8 +99,19 @@ class BaseNewsSpider(scrapy.Spider):
             yield scrapy.Request(
                 url,
                 callback=self.parse_list,
+                errback=self.on_error,
                 meta={"kind": "list", "list_page": 1, "start_url": url},
             )
+
+    def on_error(self, failure: Failure) -> None:
+        """A request that failed for good (after retries): one log line, counted by kind."""
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        kind = request.meta.get("kind", "page") if request is not None else "page"
+        name = type(failure.value).__name__
+        self.crawler.stats.inc_value(f"spider/failed/{kind}")
+        self.crawler.stats.inc_value(f"spider/failed/{name}")
+        self.logger.warning("download failed: %s: %s: %s", url, name, failure.getErrorMessage())
 
     # -- list pages --------------------------------------------------------
     def article_links(self, response: TextResponse) -> list[links.Link]:
@@ -116,6 +128,7 @@ class BaseNewsSpider(scrapy.Spider):
             yield scrapy.Request(
                 link.url,
                 callback=self.parse_article,
+                errback=self.on_error,
                 meta={"kind": "article", "list_title": link.text or None},
             )
         page = int(response.meta.get("list_page", 1))
@@ -129,6 +142,7 @@ class BaseNewsSpider(scrapy.Spider):
             yield scrapy.Request(
                 nxt,
                 callback=self.parse_list,
+                errback=self.on_error,
                 meta={
                     "kind": "list",
                     "list_page": page + 1,
