@@ -693,6 +693,8 @@ def _is_info(line: Line) -> bool:
     """An info line: labels, a date or a credit; not a linked list item (``标题 2024-05-01``)."""
     if line.link_chars >= len(line.text) * 0.5 and not _LABEL_RE.search(line.text):
         return False
+    if _NOTICE.search(line.text):
+        return False
     return _is_candidate_info(line.text) or _is_credit_line(line.text)
 
 
@@ -731,6 +733,7 @@ def extract_metadata(
     date_texts: list[str] = _selector_lines(tree, selectors.get("date"))
     idx = _title_index(lines, out.title)
     body_idx = _body_index(lines, paragraphs, idx)
+    body_set = frozenset(paragraphs)
     if idx is not None:
         # Between the title and the body (or the 8 lines after the title), then 3 before it.
         end = (
@@ -742,7 +745,7 @@ def extract_metadata(
         for line in lines[idx + 1 : end]:
             if len(line.text) > 150 and not _LABEL_RE.search(line.text):
                 break
-            if _is_info(line):
+            if _is_info(line) and line.text not in body_set:
                 after.append(line.text)
         before = [line.text for line in lines[max(0, idx - 3) : idx] if _is_info(line)]
         info += after + before[::-1]
@@ -791,13 +794,22 @@ def extract_metadata(
     out.editors = byline.editors
     out.responsible_editors = byline.responsible_editors
 
-    out.published_at, date_flags = _pick_date(
-        date_texts + info, lines, meta, url, fetched, idx is not None
-    )
+    for line in lines:
+        m = _ORIGINAL_TITLE_LINE.match(line.text)
+        if m and len(line.text) <= 150:
+            out.original_title = m.group(1)
+            break
+
+    outside = [line for line in lines if line.text not in body_set]
+    out.published_at, date_flags = _pick_date(date_texts + info, outside, meta, url, fetched)
     out.flags += date_flags
     return out
 
 
+_ORIGINAL_TITLE_LINE = re.compile(r"^[(【\[]?\s*原标题\s*[::]\s*(.+?)\s*[)】\]]?$")
+
+
+_NOTICE = re.compile(r"(?:地点|地址|会议|主题|对象|议程)\s*[::]")
 _DATE_LABEL_LINE = re.compile(r"(?:发布|发表)(?:时间|日期)\s*[::]|^(?:时间|日期)\s*[::]")
 
 
@@ -807,8 +819,8 @@ def _pick_date(
     meta: dict[str, str],
     url: str,
     fetched: datetime,
-    near_title: bool,
 ) -> tuple[str | None, list[str]]:
+    """The publish date: info lines, labelled lines outside the body, meta tags, the URL."""
     invalid = False
     visible: FoundDate | None = None
     for text in info:
@@ -822,7 +834,7 @@ def _pick_date(
     if visible is None:
         for line in lines:
             if len(line.text) <= 80 and _DATE_LABEL_LINE.search(line.text):
-                if _LINE_COPYRIGHT.search(line.text):
+                if _LINE_COPYRIGHT.search(line.text) or _NOTICE.search(line.text):
                     continue
                 found = find_date(line.text, fetched, relative=False)
                 if found and found.value:

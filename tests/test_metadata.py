@@ -442,3 +442,33 @@ def test_info_line_found_above_the_body_when_the_title_is_not_on_the_page() -> N
         title="页面上没有的标题",
     )
     assert (md.published_at, md.source) == ("2023-06-12T09:27:00+08:00", "法治日报")
+
+
+def test_original_title_outside_the_body() -> None:
+    md = _meta(
+        "<h1>标题标题标题</h1><div class='yt'>原标题:全省社会治理工作会议召开</div><p>正文。</p>"
+    )
+    assert md.original_title == "全省社会治理工作会议召开"
+
+
+def test_a_labelled_date_inside_the_body_is_not_the_publish_date() -> None:
+    html = (
+        "<h1>关于召开全县综治工作会议的通知</h1><div class='info'>来源:县委政法委</div>"
+        "<p>各乡镇、县直各单位:</p><p>时间:2023年5月12日 地点:县会议中心</p>"
+        "<p>发布日期:2023年5月10日</p><p>经研究,定于近期召开全县综治工作会议,请准时参加。</p>"
+    )
+    tree = parse_html(html)
+    md = extract_metadata(
+        tree,
+        url="http://x.cn/show.asp?id=1",
+        fetched_at="2024-05-20T15:00:00+08:00",
+        lines=linearize(tree),
+        paragraphs=[
+            "各乡镇、县直各单位:",
+            "时间:2023年5月12日 地点:县会议中心",
+            "发布日期:2023年5月10日",
+            "经研究,定于近期召开全县综治工作会议,请准时参加。",
+        ],
+        title="关于召开全县综治工作会议的通知",
+    )
+    assert (md.published_at, md.flags) == (None, ["no_date"])
