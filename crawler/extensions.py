@@ -86,6 +86,8 @@ class PortalRunExtension:
         self.item_errors = 0
         self.summary: dict[str, Any] | None = None
         self.summary_path: Path | None = None
+        # until the summary says otherwise: a run cut short (Ctrl-C twice) exits 1
+        crawler.stats.set_value(EXIT_STATUS_STAT, EXIT_PROBLEM)
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(self._item_error, signal=signals.item_error)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
@@ -107,6 +109,7 @@ class PortalRunExtension:
     def _spider_closed(self, spider: Any, reason: str) -> None:
         summary = self.build_summary(reason)
         self.summary = summary
+        self._mark_run(summary)
         self.crawler.stats.set_value(EXIT_STATUS_STAT, summary["exit_status"])
         try:
             self.summary_path = self.write_summary(summary)
@@ -118,6 +121,21 @@ class PortalRunExtension:
         if self.crawler.settings.get("LOG_FILE"):
             logger.info(line)
         print(line, file=sys.stderr, flush=True)
+
+    def _mark_run(self, summary: dict[str, Any]) -> None:
+        """Record whether the list pages were read to the end (next run's catch-up)."""
+        reason = summary["finish_reason"]
+        list_errors = int(self.crawler.stats.get_value("errors/list") or 0)
+        if reason not in _NORMAL_REASONS:
+            why = f"stopped: {reason}"
+        elif list_errors:
+            why = f"{_plural(list_errors, 'list page')} failed"
+        else:
+            why = ""
+        try:
+            self.state.mark_run(not why, why or "finished")
+        except OSError as exc:
+            logger.error("%s: could not record the run's end: %s", self.state.site, exc)
 
     def _engine_stopped(self, **kwargs: Any) -> None:
         self.state.close()
@@ -194,6 +212,7 @@ class PortalRunExtension:
             "seconds": seconds,
             "finish_reason": reason,
             "full": bool(getattr(spider, "full", False)),
+            "catch_up": self.state.catch_up,
             "since": getattr(spider, "since", None),
             "pages": pages,
             "articles": {

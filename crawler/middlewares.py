@@ -20,6 +20,10 @@ list page (``meta["kind"] == "list"``) it
   a page with any undated link is never taken as older.  Articles themselves
   are filtered after extraction (``pipelines.store.SinceFilterPipeline``).
 
+The watermark is off for a catch-up run, after a run that did not read its
+list pages to the end (killed, stopped, list-page errors: see
+``crawler.state``); seen articles are still skipped then.
+
 ``-a full=1`` (``spider.full``) turns off the seen skip and the watermark; the
 store still writes no URL twice.  ``meta["incremental"] = False`` on a list
 Request exempts its page from the watermark; on an article Request, from the
@@ -116,6 +120,8 @@ class IncrementalMiddleware:
         self.pages_without_new = max(1, crawler.settings.getint("LIST_PAGES_WITHOUT_NEW"))
         self.state: PortalState = portal_state(crawler)
         self.requested: set[str] = set()  # article url keys requested in this run
+        if self.state.catch_up:
+            self.stats.set_value("incremental/catch_up", 1)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -188,7 +194,12 @@ class IncrementalMiddleware:
                 mark.update(stopped_at=request.url, stop=f"list page older than since={since}")
                 logger.info("since=%s: %s is older; pagination stops", since, response.url)
                 continue
-            if not full and page_incremental and streak >= self.pages_without_new:
+            if (
+                not full
+                and not self.state.catch_up
+                and page_incremental
+                and streak >= self.pages_without_new
+            ):
                 self.stats.inc_value("incremental/pagination_stopped")
                 mark.update(stopped_at=request.url, stop="no new articles")
                 logger.debug(

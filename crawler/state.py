@@ -10,6 +10,12 @@ Files, for a portal ``<site>``:
 - ``STATE_DIR/<site>/seen``: append-only log of the ``crawler.ids.url_key`` of
   every article written to ``OUTPUT_DIR/<site>/articles.jsonl`` or
   ``duplicates.jsonl``, one key a line.
+- ``STATE_DIR/<site>/run.json``: whether the last run read its list pages to
+  the end.  Written ``complete: false`` when a run starts and ``true`` when it
+  finishes normally with no list-page error.  When it is not ``true`` and output
+  exists, the next run is a catch-up: the incremental watermark is off for it,
+  so articles the interrupted run never reached (further down the lists than
+  the ones it wrote) are still found.
 - ``STATE_DIR/<site>/seen.checkpoint``: JSON written by rename, stating that the
   first ``seen_bytes`` of the log hold exactly the keys of the first ``size``
   bytes of each JSONL file (with a SHA-1 of the bytes just before each offset,
@@ -55,6 +61,7 @@ DUPLICATES_FILE = "duplicates.jsonl"
 OUTPUT_FILES = (ARTICLES_FILE, DUPLICATES_FILE)
 SEEN_FILE = "seen"
 CHECKPOINT_FILE = "seen.checkpoint"
+RUN_FILE = "run.json"
 CHECKPOINT_VERSION = 1
 _TAIL_HASH_BYTES = 4096
 _READ_BLOCK = 1 << 16
@@ -484,7 +491,14 @@ class PortalState:
     repaired: dict[str, int] = field(default_factory=dict)  # file -> bytes cut at start
     # start URL -> {"list_pages": n, "last_page": n, "stopped_at": url, "stop": why}
     watermark: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the previous run did not read its list pages to the end (killed, stopped, list-page
+    # errors, or unknown while output exists): this run reads them all (see ``open``)
+    catch_up: bool = False
     _opened: bool = False
+
+    @property
+    def run_path(self) -> Path:
+        return self.state_dir / RUN_FILE
 
     @property
     def articles_path(self) -> Path:
@@ -508,7 +522,32 @@ class PortalState:
         except FileNotFoundError:
             self.had_records = False
         self.seen_info = self.seen.open()
+        previous = self._read_run()
+        self.catch_up = self.had_records and previous.get("complete") is not True
+        if self.catch_up:
+            logger.info(
+                "%s: the previous run did not read its list pages to the end (%s); this run "
+                "reads every list page (articles already written are still skipped)",
+                self.site,
+                previous.get("why") or "no record of it",
+            )
+        self.mark_run(False, "running, or killed")
         self._opened = True
+
+    def _read_run(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.run_path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def mark_run(self, complete: bool, why: str) -> None:
+        """Record whether this run read its list pages to the end (``STATE_DIR/<site>/run.json``).
+
+        Written ``False`` at start, so a killed run leaves ``False`` behind.
+        """
+        record = {"complete": complete, "why": why, "pid": os.getpid()}
+        _write_atomic(self.run_path, json.dumps(record).encode("utf-8"))
 
     def close(self) -> None:
         if not self._opened:

@@ -56,10 +56,13 @@ def art_url(n: int) -> str:
     return f"http://www.scfzw.net/zfdt/202109/t202109{n % 28 + 1:02d}_{n}.html"
 
 
-def written(tmp_path: Path, ns: list[int]) -> None:
-    """Articles written by an earlier run."""
+def written(tmp_path: Path, ns: list[int], complete: bool = True) -> None:
+    """Articles written by an earlier run (which read its list pages to the end or not)."""
     out = tmp_path / "output" / "scfzw"
     out.mkdir(parents=True, exist_ok=True)
+    state = tmp_path / "state" / "scfzw"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "run.json").write_text(json.dumps({"complete": complete, "why": "test"}))
     with (out / "articles.jsonl").open("a", encoding="utf-8") as fh:
         for n in ns:
             fh.write(json.dumps({"id": f"{n:016x}", "url": art_url(n)}, ensure_ascii=False) + "\n")
@@ -435,3 +438,57 @@ def test_the_end_of_a_chain_is_recorded(tmp_path: Path) -> None:
     assert mark["stop"] == "last list page"
     assert mark["stopped_at"] is None
     portal_state(crawler).close()
+
+
+# --- catch-up after an interrupted run ----------------------------------------------------
+
+
+def test_after_an_interrupted_run_every_list_page_is_read(tmp_path: Path) -> None:
+    written(tmp_path, [1, 2], complete=False)
+    crawler = make_crawler(tmp_path)
+    mw = IncrementalMiddleware.from_crawler(crawler)
+    assert portal_state(crawler).catch_up
+    out = run(mw, list_response(), list_output([1, 2]))
+    assert urls(out, "article") == []  # written articles are still skipped
+    assert len(urls(out, "list")) == 1  # but the watermark is off
+    assert crawler.stats.get_value("incremental/catch_up") == 1
+    portal_state(crawler).close()
+
+
+def test_output_without_a_run_record_is_a_catch_up(tmp_path: Path) -> None:
+    written(tmp_path, [1])
+    (tmp_path / "state" / "scfzw" / "run.json").unlink()
+    crawler = make_crawler(tmp_path)
+    assert portal_state(crawler).catch_up
+    portal_state(crawler).close()
+
+
+def test_first_run_is_no_catch_up(tmp_path: Path) -> None:
+    crawler = make_crawler(tmp_path)
+    assert not portal_state(crawler).catch_up
+    portal_state(crawler).close()
+
+
+@pytest.mark.parametrize(
+    ("reason", "list_errors", "complete"),
+    [("finished", 0, True), ("finished", 1, False), ("shutdown", 0, False)],
+)
+def test_the_run_records_whether_it_read_its_lists_to_the_end(
+    tmp_path: Path, reason: str, list_errors: int, complete: bool
+) -> None:
+    written(tmp_path, [1])
+    crawler = make_crawler(tmp_path)
+    ext = PortalRunExtension.from_crawler(crawler)
+    run_file = tmp_path / "state" / "scfzw" / "run.json"
+    assert json.loads(run_file.read_text())["complete"] is False  # while running / if killed
+    crawler.stats.set_value("fetch/list", 2)
+    if list_errors:
+        crawler.stats.set_value("errors/list", list_errors)
+        crawler.stats.set_value("errors/http/503", list_errors)
+    ext._request_scheduled(Request(art_url(5), meta={"kind": "article"}))
+    summary = close_run(crawler, ext, reason=reason)
+    assert summary["catch_up"] is False
+    assert json.loads(run_file.read_text())["complete"] is complete
+    crawler2 = make_crawler(tmp_path)
+    assert portal_state(crawler2).catch_up is not complete
+    portal_state(crawler2).close()
