@@ -156,11 +156,22 @@ def parse_names(value: str | None) -> list[str]:
         return []
     names: list[str] = []
     value = re.sub(r"\([^()]*\)|（[^（）]*）", " ", value)  # 张三(实习生), 李四(XX大学教授)
-    for token in _NAME_SPLIT.split(value):
+    tokens = _NAME_SPLIT.split(value)
+    # Two-character names padded to three columns: "王　伟" (NFKC: "王 伟").
+    merged: list[str] = []
+    for token in tokens:
+        if merged and _ONE_CJK.match(token) and _ONE_CJK.match(merged[-1]):
+            merged[-1] += token
+        else:
+            merged.append(token)
+    for token in merged:
         name = clean_name(token)
         if name and name not in names:
             names.append(name)
     return names
+
+
+_ONE_CJK = re.compile(r"^[\u3400-\u9fff]$")
 
 
 # --- Bylines -----------------------------------------------------------------------
@@ -213,6 +224,10 @@ def parse_byline(line: str) -> Byline:
         if kind == "source":
             if byline.source is None:
                 byline.source = _clean_source(raw)
+            credit = _CREDIT_ROLES.search(raw)
+            if credit:  # "来源:新华社 记者 张三"
+                found, _ = parse_credit(raw[credit.start() :])
+                byline.authors += [n for n in found if n not in byline.authors]
         elif kind == "author":
             byline.authors += [n for n in parse_names(_clean_value(raw)) if n not in byline.authors]
         elif kind == "editor":
@@ -809,6 +824,7 @@ def extract_metadata(
 _ORIGINAL_TITLE_LINE = re.compile(r"^[(【\[]?\s*原标题\s*[::]\s*(.+?)\s*[)】\]]?$")
 
 
+_PUBLISH_LABEL = re.compile(r"(?:发布|发表|发稿|发文)(?:时间|日期)\s*[::]")
 _NOTICE = re.compile(r"(?:地点|地址|会议|主题|对象|议程)\s*[::]")
 _DATE_LABEL_LINE = re.compile(r"(?:发布|发表)(?:时间|日期)\s*[::]|^(?:时间|日期)\s*[::]")
 
@@ -824,6 +840,9 @@ def _pick_date(
     invalid = False
     visible: FoundDate | None = None
     for text in info:
+        label = _PUBLISH_LABEL.search(text)
+        if label:  # "更新时间:… 发布时间:…": the publish label's date first
+            text = text[label.start() :] + " " + text[: label.start()]
         found = find_date(text, fetched, relative=_short_info(_LABEL_RE.sub("", text)))
         if found is None:
             continue

@@ -472,3 +472,16 @@ def test_a_labelled_date_inside_the_body_is_not_the_publish_date() -> None:
         title="关于召开全县综治工作会议的通知",
     )
     assert (md.published_at, md.flags) == (None, ["no_date"])
+
+
+def test_padded_two_character_names_and_credits_inside_the_source() -> None:
+    assert parse_names("王 伟 李 娜") == ["王伟", "李娜"]
+    assert parse_byline("来源:新华社 记者 张三").authors == ["张三"]
+    assert parse_byline("来源:新华社 记者 张三").source == "新华社"
+
+
+def test_publish_label_wins_over_an_update_time() -> None:
+    md = _meta(
+        "<h1>标题标题标题</h1><div>更新时间:2023-06-13 08:00 发布时间:2023-06-12 09:00</div><p>正文。</p>"
+    )
+    assert md.published_at == "2023-06-12T09:00:00+08:00"
