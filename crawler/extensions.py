@@ -40,6 +40,7 @@ from typing import Any, Self
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 
 from crawler.state import PortalState, portal_state
 
@@ -75,6 +76,10 @@ class PortalRunExtension:
     """Lock, run summary and exit status of one portal run (see the module doc)."""
 
     def __init__(self, crawler: Crawler):
+        spider = crawler.spider
+        if spider is None or not (hasattr(spider, "full") and hasattr(spider, "since")):
+            # ``scrapy fetch``/``shell`` with Scrapy's default spider: not a portal run
+            raise NotConfigured("not a portal spider (no full/since arguments)")
         self.crawler = crawler
         # raises PortalLocked before anything is written
         self.state: PortalState = portal_state(crawler)

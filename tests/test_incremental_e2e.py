@@ -204,6 +204,23 @@ def test_full_recrawl_fetches_everything_and_writes_nothing_twice(
     assert full.records("duplicates") == []
 
 
+def test_since_keeps_newer_articles_and_stops_at_an_older_list_page(
+    replica_url: str, tmp_path: Path
+) -> None:
+    run = crawl(SITE, replica_url, tmp_path, "-a", "since=2021-08-31")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert sorted(r["published_at"][:10] for r in run.records()) == ["2021-09-01", "2021-09-02"]
+    s = run.summary()
+    assert s["since"] == "2021-08-31"
+    # page 2 lists 08-30 and 08-27 (dates in the URLs): older, so page 3 is never read
+    assert s["pages"]["list"] == 2
+    assert s["articles"]["dropped"]["before_since"] == 2
+    mark = s["watermark"]["http://www.scfzw.net/shzl/index.html"]
+    assert mark["stopped_at"] == "http://www.scfzw.net/shzl/index_3.html"
+    assert "since" in mark["stop"]
+    assert s["exit_status"] == 0
+
+
 # --- exit status ----------------------------------------------------------------------
 
 

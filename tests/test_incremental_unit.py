@@ -492,3 +492,11 @@ def test_the_run_records_whether_it_read_its_lists_to_the_end(
     crawler2 = make_crawler(tmp_path)
     assert portal_state(crawler2).catch_up is not complete
     portal_state(crawler2).close()
+
+
+def test_no_run_summary_for_scrapys_default_spider(tmp_path: Path) -> None:
+    crawler = get_crawler(scrapy.Spider, {"OUTPUT_DIR": str(tmp_path / "o")})
+    crawler.spider = scrapy.Spider(name="default")
+    with pytest.raises(NotConfigured):
+        PortalRunExtension.from_crawler(crawler)
+    assert not (tmp_path / "o").exists()
