@@ -215,18 +215,22 @@ class JsonlStorePipeline:
     def _write(self, appender: JsonlAppender, item: ArticleItem) -> bool:
         """Append ``item``; False when its URL was written before; DropItem when stopped."""
         if self.failed is not None:
-            raise DropItem(f"output not writable ({self.failed}); {item.url} not written")
+            raise DropItem(
+                f"output not writable ({self.failed}); {item.url} not written", log_level="DEBUG"
+            )
         key = url_key(item.url)
         if key in self.state.seen:
             self.stats.inc_value("store/skipped_seen")
-            raise DropItem(f"already written for this portal: {item.url}")
+            raise DropItem(f"already written for this portal: {item.url}", log_level="DEBUG")
         line = encode_record(item)
         try:
             appender.append(line)
             self.state.seen.add(key)
         except OSError as exc:
             self._fail(appender.path, exc)
-            raise DropItem(f"write failed ({exc}); {item.url} not written") from exc
+            raise DropItem(
+                f"write failed ({exc}); {item.url} not written", log_level="DEBUG"
+            ) from exc
         self._since_sync += 1
         if self.fsync_every and self._since_sync >= self.fsync_every:
             self.sync()
@@ -293,5 +297,7 @@ class SinceFilterPipeline:
         day = item.published_at[:10]
         if day < self.since:
             self.stats.inc_value("incremental/before_since")
-            raise DropItem(f"published {day}, before since={self.since}: {item.url}")
+            raise DropItem(
+                f"published {day}, before since={self.since}: {item.url}", log_level="DEBUG"
+            )
         return item

@@ -259,6 +259,25 @@ def test_exit_status_is_1_when_errors_pass_the_limit(tmp_path: Path) -> None:
     assert any("ERROR_RATE_LIMIT" in p for p in s["problems"])
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("nosuch",), "error: no portal or spider named 'nosuch' (known: "),
+        ((SITE, "-a", "since=2021-13-01"), "error: -a since='2021-13-01': expected a date"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_and_write_nothing(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    site, *rest = args
+    run = crawl(site, "http://127.0.0.1:9", tmp_path, *rest, timeout=60)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "output").exists()
+    assert not (tmp_path / "state").exists()
+
+
 # --- the lock -------------------------------------------------------------------------
 
 

@@ -26,6 +26,8 @@ from crawler.state import PortalLocked
 
 logger = logging.getLogger(__name__)
 
+EXIT_USAGE = 2  # unknown portal, bad -a argument (as Scrapy's own usage errors)
+
 
 class Command(ScrapyCrawlCommand):
     def long_desc(self) -> str:
@@ -41,17 +43,30 @@ class Command(ScrapyCrawlCommand):
         if len(args) > 1:
             raise UsageError("running 'scrapy crawl' with more than one spider is not supported")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
-        locked: list[PortalLocked] = []
+        try:
+            crawler = self._create_crawler(args[0])
+        except KeyError as unknown:  # unknown portal: the loader's message names the known ones
+            message = unknown.args[0] if unknown.args else unknown
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            self.exitcode = EXIT_USAGE
+            return
+        failed: list[BaseException] = []
         result: Any = self.crawler_process.crawl(crawler, **opts.spargs)
         if isinstance(result, asyncio.Future):
-            result.add_done_callback(lambda task: _task_done(task, locked))
+            result.add_done_callback(lambda task: _task_done(task, failed))
         elif isinstance(result, Deferred):
-            result.addErrback(_deferred_failed, locked)
+            result.addErrback(_deferred_failed, failed)
         self.crawler_process.start()
-        if locked:
-            print(f"error: {locked[0]}", file=sys.stderr, flush=True)
-            self.exitcode = EXIT_LOCKED
+        if failed:
+            exc = failed[0]
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            if isinstance(exc, PortalLocked):
+                self.exitcode = EXIT_LOCKED
+            elif crawler.spider is None:  # the spider refused its arguments (-a ...)
+                self.exitcode = EXIT_USAGE
+            else:
+                logger.error("the crawl could not run", exc_info=exc)
+                self.exitcode = 1
             return
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
@@ -63,18 +78,13 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = int(status)
 
 
-def _task_done(task: asyncio.Future[Any], locked: list[PortalLocked]) -> None:
+def _task_done(task: asyncio.Future[Any], failed: list[BaseException]) -> None:
     if task.cancelled():
         return
-    exc = task.exception()  # retrieved here, so asyncio does not print it again
-    if isinstance(exc, PortalLocked):
-        locked.append(exc)
-    elif exc is not None:
-        logger.error("the crawl could not run: %r", exc, exc_info=exc)
+    error = task.exception()  # retrieved here, so asyncio does not print it again
+    if error is not None:
+        failed.append(error)
 
 
-def _deferred_failed(failure: Failure, locked: list[PortalLocked]) -> Failure | None:
-    if isinstance(failure.value, PortalLocked):
-        locked.append(failure.value)
-        return None
-    return failure
+def _deferred_failed(failure: Failure, failed: list[BaseException]) -> None:
+    failed.append(failure.value or RuntimeError(str(failure)))
