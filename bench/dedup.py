@@ -29,8 +29,10 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -180,6 +182,17 @@ def _work(job: tuple[int, int]) -> tuple[int, list[int], Prepared, float, float]
     return start, origin, prep, t1 - t0, time.process_time() - t1
 
 
+def _bounded(pool: Any, jobs: Iterator[tuple[int, int]], window: int) -> Iterator[Any]:
+    """Results in order, at most ``window`` batches in flight (memory stays flat)."""
+    pending: deque[Any] = deque()
+    for job in jobs:
+        pending.append(pool.apply_async(_work, (job,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
 def run_size(n: int, args: argparse.Namespace, params: IndexParams) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-dedup-"))
     rss0 = _rss()
@@ -193,7 +206,7 @@ def run_size(n: int, args: argparse.Namespace, params: IndexParams) -> None:
     c0 = time.process_time()
     last = t0
     with mp.get_context("fork").Pool(args.workers, _init, (params, args.seeds)) as pool:
-        for start, origin, prep, gen, work in pool.imap(_work, jobs):
+        for start, origin, prep, gen, work in _bounded(pool, jobs, 2 * args.workers + 2):
             gen_cpu += gen
             work_cpu += work
             origin_of.extend(origin)

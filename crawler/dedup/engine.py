@@ -118,9 +118,11 @@ class Deduplicator:
                 out.append(Verdict("content_hash", row, 1.0, *index.label(row)))
                 continue
             sig = prep.sigs[i]
-            found = cands[i] | index.buffer_candidates(prep.bands[i])
+            found = index.buffer_candidates(prep.bands[i])
+            if cands[i]:
+                found.extend(cands[i])
             if found:
-                rows = sorted(found)
+                rows = sorted(set(found))
                 sims = estimate(sig, index.signatures(rows))
                 best = int(np.argmax(sims))  # first maximum: the earliest kept record
                 if sims[best] >= self.threshold:

@@ -104,6 +104,11 @@ class Replayer:
         self.index.checkpoint[key] = {"offset": offset, "lines": lines}
 
     def _insert(self, batch: list[dict[str, Any]]) -> None:
+        # Records already in the index (written by this crawl) are skipped before
+        # their signatures are computed: replay after a save costs little.
+        batch = [r for r in batch if self.index.lookup_url(url_hash(url_key(r["url"]))) is None]
+        if not batch:
+            return
         hashes = [
             r.get("content_hash") if isinstance(r.get("content_hash"), str) else None for r in batch
         ]
@@ -163,7 +168,8 @@ def rebuild(
     index = DedupIndex(directory, params, flush_every)
     rep = sync(index, output_dir)
     index.save()
-    logger.warning(
+    logger.log(
+        logging.WARNING if rep.added or rep.aliases or rep.bad else logging.INFO,
         "dedup index rebuilt from %s: %d kept records, %d reprint aliases, %d unusable lines",
         output_dir,
         rep.added,
