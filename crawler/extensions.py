@@ -272,7 +272,8 @@ class PortalRunExtension:
         """One line for the terminal or the cron log."""
         arts = summary["articles"]
         line = (
-            f"{summary['site']}: {_plural(summary['pages']['list'], 'list page')}, "
+            f"{summary['site']}: {_plural(summary['pages']['list'], 'list page')}"
+            f"{' (catch-up: every list page)' if summary.get('catch_up') else ''}, "
             f"{_plural(arts['new'], 'new article')}, {arts['seen']} seen, "
             f"{_plural(arts['duplicate']['total'], 'duplicate')}, "
             f"{_plural(summary['errors']['total'], 'error')} in {summary['seconds']:.1f} s "

@@ -24,19 +24,23 @@ Crash safety:
 The url key of every written record goes to the seen store
 (``crawler.state.SeenStore``), which the incremental middleware reads.  A
 record whose url key is already there (a ``-a full=1`` recrawl, a reprint of
-an article already written) is not written again (``store/skipped_seen``).
+an article already written) is not written again (``store/skipped_seen``).  A
+duplicate whose ``duplicate_of`` is its own id while its URL was never written
+is the original itself (the dedup index learnt it in a run that could not write
+it): it goes to ``articles.jsonl`` (``store/recovered``).
 
 ``SinceFilterPipeline`` (before the dedup stage) drops articles published
 before ``-a since=YYYY-MM-DD`` (stats ``incremental/before_since``); articles
 with no known date are kept.
 
 Stats: ``store/articles``, ``store/duplicates``, ``store/duplicates/<match>``,
-``store/skipped_seen``, ``store/write_errors``, ``store/fsyncs``,
+``store/skipped_seen``, ``store/recovered``, ``store/write_errors``, ``store/fsyncs``,
 ``store/repaired_bytes``, ``seen/keys_at_start``, ``seen/rebuilt``, ``seen/replayed``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -52,7 +56,7 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler import signals as project_signals
-from crawler.ids import url_key
+from crawler.ids import record_id, url_key
 from crawler.items import ArticleItem, DuplicateItem
 from crawler.state import PortalState, portal_state
 
@@ -202,7 +206,19 @@ class JsonlStorePipeline:
 
     def duplicate_found(self, item: DuplicateItem, **kwargs: Any) -> None:
         """``crawler.signals.duplicate_found`` handler: append to ``duplicates.jsonl``."""
-        if self.duplicates is None:
+        if self.duplicates is None or self.articles is None:
+            return
+        if item.duplicate_of == record_id(item.url) and url_key(item.url) not in self.state.seen:
+            # "a duplicate of itself" that was never written: the dedup index learnt the
+            # record in a run that could not write it (disk full); it is the original
+            original = ArticleItem(
+                **{k: getattr(item, k) for k in ArticleItem.__dataclass_fields__}
+            )
+            with contextlib.suppress(DropItem):
+                self._write(self.articles, original)
+                self.stats.inc_value("store/articles")
+                self.stats.inc_value("store/recovered")
+                logger.warning("%s: in the dedup index but never written; written now", item.url)
             return
         try:
             written = self._write(self.duplicates, item)

@@ -306,3 +306,17 @@ def test_since_filter_without_since_keeps_everything(tmp_path: Path) -> None:
     pipe = SinceFilterPipeline.from_crawler(crawler)
     crawler.signals.send_catch_log(scrapy.signals.spider_opened, spider=crawler.spider)
     assert pipe.process_item(article(1, published_at="1999-01-01")) is not None
+
+
+def test_a_duplicate_of_itself_never_written_is_the_original(tmp_path: Path) -> None:
+    """The dedup index kept a record the store could not write (disk full) in an earlier run."""
+    crawler = make_crawler(tmp_path)
+    pipe = open_pipeline(crawler)
+    crawler.signals.send_catch_log(project_signals.duplicate_found, item=duplicate(1, of=1))
+    crawler.signals.send_catch_log(project_signals.duplicate_found, item=duplicate(1, of=1))
+    close(pipe, crawler)
+    records = lines(tmp_path / "output" / "scfzw" / "articles.jsonl")
+    assert [r["url"] for r in records] == [article(1).url]
+    assert "duplicate_of" not in records[0]
+    assert lines(tmp_path / "output" / "scfzw" / "duplicates.jsonl") == []
+    assert crawler.stats.get_value("store/recovered") == 1
