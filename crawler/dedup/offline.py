@@ -114,10 +114,14 @@ def dedup_files(
     threshold: float,
     workers: int = 0,
     batch: int = 512,
-    report: TextIO = sys.stderr,
+    report: TextIO | None = None,
     progress: bool = False,
 ) -> Summary:
-    """Deduplicate ``inputs`` into ``out_dir/articles.jsonl`` and ``duplicates.jsonl``."""
+    """Deduplicate ``inputs`` into ``out_dir/articles.jsonl`` and ``duplicates.jsonl``.
+
+    Messages (malformed lines, progress) go to ``report`` (default: stderr).
+    """
+    report = report if report is not None else sys.stderr
     summary = Summary()
     out_dir.mkdir(parents=True, exist_ok=True)
     index = DedupIndex(None, params)

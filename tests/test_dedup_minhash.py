@@ -1,0 +1,124 @@
+"""Signatures, shingle hashes and LSH banding equal datasketch's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+
+from crawler.dedup.lsh import band_keys, lsh_params
+from crawler.dedup.minhash import MinHasher, estimate
+from crawler.dedup.shingles import (
+    normalized_codes,
+    shingle_hash,
+    shingle_hashes,
+    shingles,
+    xxhash_shingle_hash,
+    xxhash_shingle_hashes,
+)
+from crawler.ids import dedup_text
+
+PAIRS = Path(__file__).parent / "data" / "dedup" / "pairs.jsonl"
+
+
+def _texts() -> list[str]:
+    import json
+
+    texts: list[str] = []
+    with PAIRS.open(encoding="utf-8") as f:
+        for line in f:
+            pair = json.loads(line)
+            texts += [pair["a"], pair["b"]]
+    return texts[:12]
+
+
+TRICKY = [
+    "",
+    "短",
+    "四个字啊",
+    "全角，标点！（ＡＢＣ１２３）　空格\u200b零宽\ufeff",
+    "發布時間:2020-07-16 網(wǎng) café ﬁ ½ 😀 \t\r\n",
+    "孤立代理\ud800字符",
+    "ｶﾀｶﾅ と ㍿ と ① と Å",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY + _texts()[:4])
+def test_normalized_codes_equal_dedup_text(text: str) -> None:
+    codes = normalized_codes(text)
+    assert codes.tobytes().decode("utf-32-le", "surrogatepass") == dedup_text(text)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 8])
+def test_vectorized_shingle_hashes_equal_the_per_shingle_function(size: int) -> None:
+    for text in TRICKY + _texts()[:3]:
+        expected = [shingle_hash(s) for s in shingles(text, size)]
+        assert shingle_hashes(text, size).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("scheme", "num_perm", "seed"),
+    [("affine32", 64, 1), ("affine32", 128, 7), ("legacy", 64, 1), ("legacy", 32, 3)],
+)
+def test_signatures_equal_datasketch_updated_shingle_by_shingle(
+    scheme: str, num_perm: int, seed: int
+) -> None:
+    hasher = MinHasher(num_perm, seed, scheme)
+    for text in [*_texts()[:6], "短", "四个字啊啊"]:
+        ours = hasher.signature(shingle_hashes(text, 5))
+        ref = MinHash(num_perm=num_perm, seed=seed, scheme=scheme, hashfunc=shingle_hash)
+        for s in shingles(text, 5):
+            ref.update(s)
+        assert ours.dtype == np.uint32
+        assert np.array_equal(ref.hashvalues, ours)
+        assert hasher.to_datasketch(ours).jaccard(ref) == 1.0
+
+
+def test_xxhash_shingles_give_datasketch_signatures_too() -> None:
+    hasher = MinHasher(64, 1)
+    text = _texts()[0]
+    ref = MinHash(num_perm=64, seed=1, hashfunc=xxhash_shingle_hash)
+    ref.update_batch(shingles(text, 5))
+    assert np.array_equal(ref.hashvalues, hasher.signature(xxhash_shingle_hashes(text, 5)))
+
+
+def test_empty_text_has_the_empty_signature_and_never_matches() -> None:
+    hasher = MinHasher(64, 1)
+    sig = hasher.signature(shingle_hashes("。,!  ", 5))
+    assert np.array_equal(sig, MinHash(num_perm=64, seed=1).hashvalues)
+
+
+def test_estimate_is_datasketch_jaccard() -> None:
+    hasher = MinHasher(64, 1)
+    a, b = _texts()[0], _texts()[1]
+    sa, sb = (hasher.signature(shingle_hashes(t, 5)) for t in (a, b))
+    ma, mb = hasher.to_datasketch(sa), hasher.to_datasketch(sb)
+    assert float(estimate(sa, sb[None, :])[0]) == pytest.approx(ma.jaccard(mb))
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.4, 64), (0.5, 128), (0.8, 128)])
+def test_band_and_row_choice_is_datasketchs(threshold: float, num_perm: int) -> None:
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    assert lsh_params(threshold, num_perm) == (lsh.b, lsh.r)
+
+
+def test_band_keys_give_the_candidates_of_datasketchs_minhashlsh() -> None:
+    """Same bands (datasketch's hashranges): a band key matches iff the band's values do."""
+    bands, rows = lsh_params(0.4, 64)
+    hasher = MinHasher(64, 1)
+    texts = _texts()
+    sigs = np.stack([hasher.signature(shingle_hashes(t, 5)) for t in texts])
+    lsh = MinHashLSH(threshold=0.4, num_perm=64)
+    for i, sig in enumerate(sigs):
+        lsh.insert(i, hasher.to_datasketch(sig))
+    keys = band_keys(sigs, bands, rows)
+    assert lsh.hashranges == [(i * rows, (i + 1) * rows) for i in range(bands)]
+    for i, sig in enumerate(sigs):
+        ours = {j for j in range(len(sigs)) if np.any(keys[i] == keys[j])}
+        assert ours == set(lsh.query(hasher.to_datasketch(sig)))
+    # keys of different bands never coincide for the same values
+    same = np.zeros((1, 64), dtype=np.uint32)
+    k = band_keys(same, bands, rows)[0]
+    assert len(set(k.tolist())) == bands

@@ -1,0 +1,200 @@
+"""Offline dedup of JSONL files (malformed lines included) and the clusters command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.commands import clusters as clusters_cmd
+from crawler.commands import dedup as dedup_cmd
+from crawler.ids import record_id
+
+PAIRS = Path(__file__).parent / "data" / "dedup" / "pairs.jsonl"
+
+
+def _pairs() -> list[dict[str, Any]]:
+    with PAIRS.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _rec(text: str, url: str, site: str, date: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": record_id(url),
+        "url": url,
+        "site": site,
+        "published_at": date,
+        "title": f"{site} 的文章",
+        "text": text,
+        **extra,
+    }
+
+
+def _args(parser_module: Any, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser_module.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    pairs = _pairs()
+    lead = next(p for p in pairs if p["kind"] == "first_line" and p["note"].startswith("000"))
+    trad = next(p for p in pairs if p["kind"] == "traditional" and p["note"].startswith("003"))
+    topic = next(p for p in pairs if p["kind"] == "same_meeting" and "shenyang" in p["note"])
+    orig = _rec(
+        lead["a"],
+        "http://www.lnchangan.gov.cn/1.html",
+        "lnchangan",
+        "2022-07-15",
+        extra_field={"kept": "as is"},
+    )
+    one = tmp_path / "machine1.jsonl"
+    two = tmp_path / "machine2.jsonl"
+    lines1 = [
+        json.dumps(orig, ensure_ascii=False),
+        json.dumps(_rec(trad["a"], "http://www.lnzf.gov.cn/2.html", "lnzf", "2020-07-16")),
+        "{not json",
+        json.dumps({"id": "x", "url": "http://a/b"}),  # no text
+        "",
+        json.dumps(_rec(topic["b"], "http://www.sy.gov.cn/3.html", "shenyang", "2022-07-15")),
+    ]
+    one.write_text("\n".join(lines1) + "\n", encoding="utf-8")
+    lines2 = [
+        json.dumps(_rec(lead["b"], "http://news.example.cn/4.html", "news", "2022-07-16")),
+        json.dumps(
+            _rec(lead["a"], "https://www.lnchangan.gov.cn/1.html", "lnchangan", "2022-07-15")
+        ),
+        json.dumps(_rec(lead["a"], "http://www.gov.example.cn/5.html", "gov", "2022-07-17")),
+        json.dumps({"id": 7, "url": "http://a/7", "text": "正文"}),  # id not a string
+        "[1, 2]",
+        json.dumps(
+            _rec(trad["b"], "http://www.changan.example.cn/6.html", "changan", "2020-07-17")
+        ),
+    ]
+    two.write_bytes(("\n".join(lines2) + "\n").encode("utf-8") + b"\xff\xfe broken\n")
+    return one, two, orig
+
+
+def test_offline_dedup_writes_kept_and_duplicates_and_reports_bad_lines(
+    tmp_path: Path, inputs: tuple[Path, Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    one, two, orig = inputs
+    out = tmp_path / "out"
+    status = dedup_cmd.run(
+        _args(dedup_cmd, [str(one), str(two), "--out", str(out), "--workers", "0"])
+    )
+    err = capsys.readouterr().err
+    assert status == 1  # lines were skipped
+    assert f"{one}:3: bad JSON" in err
+    assert f"{one}:4: missing field 'text'" in err
+    assert f"{two}:4: field 'id' is int, expected a string" in err
+    assert f"{two}:5: not a JSON object" in err
+    assert f"{two}:7: bad JSON" in err
+    summary = err.strip().splitlines()[-1]
+    assert summary.startswith(
+        "dedup: read 12, kept 3, duplicates 4 (content_hash 2, minhash 1, url 1),"
+        " malformed skipped 5"
+    )
+    assert summary.endswith("docs/s")
+    kept = [
+        json.loads(x) for x in (out / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    dups = [
+        json.loads(x) for x in (out / "duplicates.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert kept[0] == orig  # unchanged, unknown fields included
+    assert [k["site"] for k in kept] == ["lnchangan", "lnzf", "shenyang"]
+    by_site = {d["site"]: d for d in dups}
+    assert by_site["news"]["match"] == "minhash"
+    assert by_site["news"]["duplicate_of"] == orig["id"]
+    assert 0.5 <= by_site["news"]["similarity"] < 1
+    assert by_site["lnchangan"]["match"] == "url"
+    assert by_site["gov"]["match"] == "content_hash"
+    assert len(by_site["gov"]["content_hash"]) == 40  # computed when missing
+    # traditional script converted back gives the same text: an exact duplicate
+    assert by_site["changan"]["duplicate_of"] == kept[1]["id"]
+    assert by_site["changan"]["match"] == "content_hash"
+
+
+def test_offline_dedup_in_a_process_pool_gives_the_same_result(
+    tmp_path: Path, inputs: tuple[Path, Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    one, two, _ = inputs
+    a, b = tmp_path / "a", tmp_path / "b"
+    dedup_cmd.run(_args(dedup_cmd, [str(one), str(two), "--out", str(a), "--workers", "0"]))
+    dedup_cmd.run(_args(dedup_cmd, [str(one), str(two), "--out", str(b), "--workers", "2"]))
+    for name in ("articles.jsonl", "duplicates.jsonl"):
+        assert (a / name).read_text(encoding="utf-8") == (b / name).read_text(encoding="utf-8")
+
+
+def test_offline_dedup_clean_input_exits_0_and_missing_input_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        json.dumps(_rec("一篇文章的正文内容。", "http://a.cn/1", "a", "2022-01-01")) + "\n",
+        encoding="utf-8",
+    )
+    assert (
+        dedup_cmd.run(_args(dedup_cmd, [str(good), "--out", str(tmp_path / "o"), "--workers", "0"]))
+        == 0
+    )
+    assert "read 1, kept 1, duplicates 0 (none), malformed skipped 0" in capsys.readouterr().err
+    assert (
+        dedup_cmd.run(
+            _args(dedup_cmd, [str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")])
+        )
+        == 2
+    )
+
+
+def test_clusters_lists_reprints_largest_first(
+    tmp_path: Path, inputs: tuple[Path, Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    one, two, orig = inputs
+    out = tmp_path / "out"
+    dedup_cmd.run(_args(dedup_cmd, [str(one), str(two), "--out", str(out), "--workers", "0"]))
+    capsys.readouterr()
+    assert clusters_cmd.run(_args(clusters_cmd, [str(out)])) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0] == f"#1 4 records: {orig['title']}"
+    assert text[1] == "  kept     lnchangan  2022-07-15  http://www.lnchangan.gov.cn/1.html"
+    assert text[2].startswith("  reprint  lnchangan  2022-07-15  1.00  url  https://www.lnchangan")
+    assert "  reprint  news  2022-07-16  0." in text[3]
+    assert text[3].endswith("minhash  http://news.example.cn/4.html")
+    assert text[4].startswith("  reprint  gov  2022-07-17  1.00  content_hash")
+    assert text[5].startswith("#2 2 records")
+    assert text[-1] == "2 clusters, 4 reprints"
+
+    assert clusters_cmd.run(_args(clusters_cmd, [str(out), "--json", "--min-size", "3"])) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 1
+    assert rows[0]["kept"]["id"] == orig["id"]
+    assert {r["match"] for r in rows[0]["reprints"]} == {"url", "minhash", "content_hash"}
+    assert [len(r["reprints"]) for r in rows] == [3]
+
+
+def test_clusters_reads_per_site_output_dirs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = _rec("正文一", "http://a.cn/1", "siteA", "2022-01-01")
+    dup = dict(
+        _rec("正文一", "http://b.cn/2", "siteB", "2022-01-02"),
+        duplicate_of=kept["id"],
+        similarity=1.0,
+        match="content_hash",
+    )
+    (tmp_path / "siteA").mkdir()
+    (tmp_path / "siteB").mkdir()
+    (tmp_path / "siteA" / "articles.jsonl").write_text(json.dumps(kept) + "\n", encoding="utf-8")
+    (tmp_path / "siteB" / "duplicates.jsonl").write_text(
+        json.dumps(dup) + "\nbroken\n", encoding="utf-8"
+    )
+    assert clusters_cmd.run(_args(clusters_cmd, [str(tmp_path)])) == 0
+    captured = capsys.readouterr()
+    assert "  reprint  siteB  2022-01-02  1.00  content_hash  http://b.cn/2" in captured.out
+    assert "1 unreadable lines skipped" in captured.err

@@ -1,0 +1,137 @@
+"""DedupPipeline on ArticleItems: kept, url, content hash, near duplicate, same topic kept."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.test import get_crawler
+
+from crawler import signals
+from crawler.ids import content_hash, record_id
+from crawler.items import ArticleItem, DuplicateItem
+from pipelines.dedup import DedupPipeline
+
+PAIRS = Path(__file__).parent / "data" / "dedup" / "pairs.jsonl"
+
+
+def _pair(kind: str, note_start: str = "") -> dict[str, Any]:
+    with PAIRS.open(encoding="utf-8") as f:
+        for line in f:
+            pair = json.loads(line)
+            if pair["kind"] == kind and pair["note"].startswith(note_start):
+                return pair
+    raise AssertionError(kind)
+
+
+def article(text: str, url: str, site: str = "lnchangan") -> ArticleItem:
+    return ArticleItem(
+        id=record_id(url),
+        url=url,
+        site=site,
+        site_name=site,
+        title="全省社会治理工作会议召开",
+        original_title=None,
+        published_at="2022-07-15",
+        source="辽宁日报",
+        authors=[],
+        editors=[],
+        responsible_editors=[],
+        text=text,
+        content_hash=content_hash(text),
+        fetched_at="2022-07-16T08:00:00+08:00",
+        encoding="utf-8",
+        original_script="simplified",
+    )
+
+
+@pytest.fixture
+def crawler(tmp_path: Path) -> Any:
+    return get_crawler(
+        settings_dict={
+            "STATE_DIR": str(tmp_path / "state"),
+            "OUTPUT_DIR": str(tmp_path / "output"),
+            "DEDUP_SAVE_EVERY": 2,
+        }
+    )
+
+
+def test_disabled_raises_not_configured(tmp_path: Path) -> None:
+    crawler = get_crawler(settings_dict={"DEDUP_ENABLED": False})
+    with pytest.raises(NotConfigured):
+        DedupPipeline.from_crawler(crawler)
+
+
+def test_pipeline_keeps_the_first_and_drops_reprints(
+    crawler: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    found: list[DuplicateItem] = []
+
+    def on_duplicate(item: DuplicateItem, **kwargs: Any) -> None:
+        found.append(item)
+
+    crawler.signals.connect(on_duplicate, signal=signals.duplicate_found)
+    pipe = DedupPipeline.from_crawler(crawler)
+    pipe.open_spider()
+    reprint = _pair("first_line", "000")
+    same_topic = _pair("same_meeting", "000 vs shenyang")
+    original = article(reprint["a"], "http://www.lnchangan.gov.cn/a/1.html")
+    assert pipe.process_item(original) is original
+
+    with caplog.at_level(logging.INFO, logger="pipelines.dedup"), pytest.raises(DropItem):
+        pipe.process_item(article(reprint["b"], "https://news.example.cn/x/2.html", "other"))
+    assert (
+        "https://news.example.cn/x/2.html is a reprint of http://www.lnchangan.gov.cn/a/1.html"
+        in caplog.text
+    )
+
+    with pytest.raises(DropItem):  # the same text elsewhere: exact duplicate
+        pipe.process_item(article(reprint["a"], "http://www.gov.example.cn/3.html", "gov"))
+    with pytest.raises(DropItem):  # the same page again (https, tracking parameter)
+        pipe.process_item(
+            article(reprint["a"] + "更新", "https://www.lnchangan.gov.cn/a/1.html?from=timeline")
+        )
+    different = article(same_topic["b"], "http://www.sy.gov.cn/4.html", "shenyang")
+    assert pipe.process_item(different) is different  # same meeting, another article: kept
+    pipe.process_item(object())  # not an article: passed on untouched
+
+    stats = crawler.stats.get_stats()
+    assert stats["dedup/kept"] == 2
+    assert stats["dedup/near_duplicate"] == 1
+    assert stats["dedup/content_hash"] == 1
+    assert stats["dedup/url"] == 1
+    assert [d.match for d in found] == ["minhash", "content_hash", "url"]
+    near = found[0]
+    assert isinstance(near, DuplicateItem)
+    assert near.duplicate_of == original.id
+    assert 0.5 <= near.similarity < 1.0
+    assert near.url == "https://news.example.cn/x/2.html"
+    assert near.text == reprint["b"]
+    assert found[1].similarity == 1.0
+
+    pipe.close_spider()
+    # the next run knows the kept records without any output written
+    pipe2 = DedupPipeline.from_crawler(get_crawler(settings_dict=dict(crawler.settings)))
+    pipe2.open_spider()
+    with pytest.raises(DropItem):
+        pipe2.process_item(article(reprint["b"], "http://www.third.cn/5.html", "third"))
+    pipe2.close_spider()
+
+
+def test_pipeline_rebuilds_from_the_stores_output(crawler: Any, tmp_path: Path) -> None:
+    text = _pair("edits", "001")["a"]
+    kept = article(text, "http://www.dali.gov.cn/1.html", "dali")
+    out = tmp_path / "output" / "dali" / "articles.jsonl"
+    out.parent.mkdir(parents=True)
+    from dataclasses import asdict
+
+    out.write_text(json.dumps(asdict(kept), ensure_ascii=False) + "\n", encoding="utf-8")
+    pipe = DedupPipeline.from_crawler(crawler)
+    pipe.open_spider()  # no index yet: built from the JSONL
+    with pytest.raises(DropItem, match=kept.id):
+        pipe.process_item(article(_pair("edits", "001")["b"], "http://www.yn.gov.cn/9.html", "yn"))
+    pipe.close_spider()
