@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 KEPT_FIELDS = ("id", "site", "published_at", "title", "url")
 DUP_FIELDS = ("id", "site", "published_at", "title", "url", "similarity", "match")
@@ -87,9 +88,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     clusters, bad = build_clusters(args.output_dir)
     shown = [c for c in clusters if 1 + len(c["reprints"]) >= args.min_size]
-    out = sys.stdout
+    try:
+        _print(shown, args.json, sys.stdout)
+    except BrokenPipeError:  # piped into head: stop quietly
+        sys.stdout = Path(os.devnull).open("w")  # noqa: SIM115 - replaces the closed pipe until exit
+    if bad:
+        print(f"clusters: {bad} unreadable lines skipped", file=sys.stderr)
+    return 0
+
+
+def _print(shown: list[dict[str, Any]], as_json: bool, out: TextIO) -> None:
     for n, c in enumerate(shown, 1):
-        if args.json:
+        if as_json:
             out.write(json.dumps(c, ensure_ascii=False) + "\n")
             continue
         k = c["kept"]
@@ -102,9 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 f"  reprint  {_s(d['site'])}  {_s(d['published_at'])}  {sim_s}  "
                 f"{_s(d['match'])}  {_s(d['url'])}\n"
             )
-    if not args.json:
+    if not as_json:
         total = sum(len(c["reprints"]) for c in shown)
         out.write(f"{len(shown)} clusters, {total} reprints\n")
-    if bad:
-        print(f"clusters: {bad} unreadable lines skipped", file=sys.stderr)
-    return 0
+    out.flush()
