@@ -209,16 +209,27 @@ def _page_number(url: str) -> tuple[str, int] | None:
 
 
 def index_n_next(sel: Selector, base_url: str) -> str | None:
-    """Next page of ``index_N.html`` numbering: the smallest linked N above the current one."""
+    """Next page of ``index_N.html`` numbering: the smallest linked N above the current one.
+
+    Pagers that list every page number (hundreds of links) are common, so
+    hrefs are screened by their file name before any URL is resolved.
+    """
     current = _page_number(base_url)
     if current is None:
         return None
     prefix, n = current
     best: tuple[int, str] | None = None
     for href in sel.css("a::attr(href)").getall():
+        path = href.strip().split("#", 1)[0].split("?", 1)[0]
+        match = _INDEX_N.search(path) or _INDEX_0.search(path)
+        if not match:
+            continue
+        number = int(match.group("n")) if "n" in match.groupdict() else 0
+        if number <= n or (best is not None and number >= best[0]):
+            continue
         url = urljoin(base_url, href.strip())
         other = _page_number(url)
-        if other and other[0] == prefix and other[1] > n and (best is None or other[1] < best[0]):
+        if other and other[0] == prefix and other[1] > n:
             best = (other[1], url)
     return best[1] if best else None
 

@@ -27,7 +27,7 @@ ROBOTSTXT_UNAVAILABLE = "defer"
 CONCURRENT_REQUESTS = 16  # across all portals of one process
 CONCURRENT_REQUESTS_PER_DOMAIN = 2  # at most two requests at once to one portal
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one portal (AutoThrottle adapts it)
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5  # each delay drawn from 0.5x to 1.5x DOWNLOAD_DELAY
 AUTOTHROTTLE_ENABLED = True  # back off when a portal slows down
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -40,13 +40,17 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2  # two retries on 5xx, 429, timeouts and dropped connections
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 REDIRECT_MAX_TIMES = 5  # redirect loops stop here
-DEPTH_LIMIT = 8  # pagination and calendar traps end here
+# Safety net against link traps; pagination itself stops at the portal's max_pages
+# (default 50 list pages per start URL) or at the incremental watermark.
+DEPTH_LIMIT = 2000
 DNS_TIMEOUT = 20
 COOKIES_ENABLED = False  # portals need no session; cookies only make requests unique
 TELNETCONSOLE_ENABLED = False  # no listening ports from a cron job
 REMOTE_CONTROL_ENABLED = False  # Scrapy's remote-control HTTP server: same reason
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+LOG_FORMATTER = "crawler.logformatter.CompactLogFormatter"  # dropped items: reason + URL
+DEFAULT_DROPITEM_LOG_LEVEL = "INFO"  # drops (reprints, empty pages) are expected and counted
 FEED_EXPORT_ENCODING = "utf-8"  # -O x.jsonl writes Chinese as text, not \\u escapes
 
 # --- Project settings ---------------------------------------------------------

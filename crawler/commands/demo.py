@@ -33,10 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def start_replica(timeout: float = 30.0) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m crawler replica --port 0``; return the process and its base URL."""
+def start_replica(*extra: str, timeout: float = 60.0) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m crawler replica --port 0 [extra…]``; return the process and its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "replica", "--port", "0"],
+        [sys.executable, "-m", "crawler", "replica", "--port", "0", *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -78,16 +78,19 @@ def _row(site: str, summary: dict[str, Any] | None, output_dir: Path, status: in
     summary = summary or {}
     pages = summary.get("pages", {})
     articles = summary.get("articles", {})
+    duplicates = articles.get("duplicate", {})
+    dropped = articles.get("dropped", {})
     errors = summary.get("errors", {})
-    n_errors = sum(v for v in errors.values() if isinstance(v, int)) if errors else 0
     total = _count_lines(output_dir / site / "articles.jsonl")
     return [
         site,
         str(pages.get("list", "?")),
         str(pages.get("article", "?")),
         str(articles.get("new", "?")),
-        str(articles.get("duplicate", "?")),
-        str(n_errors),
+        str(articles.get("seen", "?")),
+        str(duplicates.get("total", "?")),
+        str(sum(dropped.values()) if dropped else 0),
+        str(errors.get("total", "?")),
         str(total),
         "ok" if status == 0 else f"exit {status}",
     ]

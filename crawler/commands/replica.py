@@ -17,17 +17,28 @@ import threading
 from types import FrameType
 
 from crawler.replica.server import start_replica
+from crawler.replica.sites import Replica
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8800, help="TCP port; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--bulk",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N synthetic articles to every portal (a benchmark corpus; default 0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    replica = Replica()
+    if args.bulk:
+        replica.add_bulk(args.bulk)
     try:
-        server, base_url = start_replica(args.port, args.host, verbose=args.verbose)
+        server, base_url = start_replica(args.port, args.host, replica, verbose=args.verbose)
     except OSError as exc:
         print(f"replica: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -30,6 +30,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import random
 import threading
 import tomllib
 import unicodedata
@@ -437,7 +438,49 @@ class Replica:
             raise ReplicaError(f"unknown site {name!r}; known: {', '.join(PORTALS)}")
         return self.sites[name]
 
-    def _publish(self, site: Site, data: dict[str, Any]) -> Article:
+    def add_bulk(self, per_site: int, seed: int = 7) -> int:
+        """Publish ``per_site`` synthetic articles on every portal (a benchmark corpus).
+
+        Each is 5–8 paragraphs drawn at random from the replica's own articles
+        (so pages look like the portal's real ones and texts are realistic),
+        with its own title and date; the pages are rendered once at the end.
+        Returns the number of articles added.
+        """
+        rng = random.Random(seed)  # noqa: S311 - a reproducible corpus, not a secret
+        with self._lock:
+            pool = [
+                p
+                for site in self.sites.values()
+                for a in site.articles
+                if not a.verbatim
+                for p in a.paragraphs
+                if len(p) >= 40
+            ]
+            titles = [a.title for site in self.sites.values() for a in site.articles]
+            base = datetime(2023, 6, 30, 18, 0, tzinfo=CHINA)
+            for site in self.sites.values():
+                for i in range(per_site):
+                    when = base - timedelta(
+                        hours=6 * i + rng.randint(0, 5), minutes=rng.randint(0, 59)
+                    )
+                    body = rng.sample(pool, rng.randint(5, 8))
+                    title = f"{rng.choice(titles)[:18]}（{i + 1}）"
+                    self._publish(
+                        site,
+                        {
+                            "title": title,
+                            "body": body,
+                            "published_at": when.isoformat(),
+                            "source": site.config.display_name,
+                            "authors": ["王明"],
+                            "author_line": "王明",
+                        },
+                        render=False,
+                    )
+                self.pages[site.config.host] = site.render()
+            return per_site * len(self.sites)
+
+    def _publish(self, site: Site, data: dict[str, Any], render: bool = True) -> Article:
         when = datetime.now(CHINA).replace(microsecond=0)
         if data.get("published_at"):
             when = datetime.fromisoformat(str(data["published_at"]))
@@ -455,7 +498,8 @@ class Replica:
         if site.config.name == "docin":
             article.quality_flags = article.quality_flags or ["truncated_preview"]
         site.articles = [*site.articles, article]
-        self.pages[site.config.host] = site.render()
+        if render:
+            self.pages[site.config.host] = site.render()
         return article
 
     # -- manifest -------------------------------------------------------------
