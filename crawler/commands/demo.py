@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def start_replica(*extra: str, timeout: float = 60.0) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -m crawler replica --port 0 [extra…]``; return the process and its URL."""
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - this interpreter running the replica command
         [sys.executable, "-m", "crawler", "replica", "--port", "0", *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
