@@ -518,9 +518,7 @@ def date_from_url(url: str, fetched: datetime) -> str | None:
 # --- Title --------------------------------------------------------------------------
 
 _TITLE_SPLIT = re.compile(r"\s*(?:_|\||丨|\s-\s|\s—\s|——|\s–\s|--)\s*")
-_TITLE_CLASS = re.compile(
-    r"title|headline|biaoti|(?:^|[\s_-])(?:bt|tit|tt)(?:$|[\s_-]|\d)", re.I
-)
+_TITLE_CLASS = re.compile(r"title|headline|biaoti|(?:^|[\s_-])(?:bt|tit|tt)(?:$|[\s_-]|\d)", re.I)
 _TITLE_TAGS = ("h1", "h2", "h3", "div", "p", "td", "span", "strong")
 
 
