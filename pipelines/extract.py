@@ -3,8 +3,8 @@
 ``extract_body`` runs trafilatura (text only, ``fast=True``, no metadata) on a
 deep copy of the already-parsed tree with layout tables turned into divs, then
 applies rules for the boilerplate of Chinese portal CMSs that trafilatura
-keeps: copyright declarations, licence / ICP footers, 责任编辑 / 来源 lines (handed to the metadata stage instead),
-print / close / font-size widgets, breadcrumbs, related-article lists, paywall
+keeps: copyright declarations, licence / ICP footers, 责任编辑 / 来源 lines
+(handed to the metadata stage instead), print / close / font-size widgets, breadcrumbs, related-article lists, paywall
 and advert tails, stray script text and the ``原标题:`` line.
 
 When trafilatura returns nothing or too little, the fallback is the portal's

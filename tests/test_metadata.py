@@ -482,6 +482,7 @@ def test_padded_two_character_names_and_credits_inside_the_source() -> None:
 
 def test_publish_label_wins_over_an_update_time() -> None:
     md = _meta(
-        "<h1>标题标题标题</h1><div>更新时间:2023-06-13 08:00 发布时间:2023-06-12 09:00</div><p>正文。</p>"
+        "<h1>标题标题标题</h1><div>更新时间:2023-06-13 08:00 发布时间:2023-06-12 09:00</div>"
+        "<p>正文。</p>"
     )
     assert md.published_at == "2023-06-12T09:00:00+08:00"
