@@ -4,8 +4,9 @@
 deep copy of the already-parsed tree with layout tables turned into divs, then
 applies rules for the boilerplate of Chinese portal CMSs that trafilatura
 keeps: copyright declarations, licence / ICP footers, 责任编辑 / 来源 lines
-(handed to the metadata stage instead), print / close / font-size widgets, breadcrumbs, related-article lists, paywall
-and advert tails, stray script text and the ``原标题:`` line.
+(handed to the metadata stage instead), print / close / font-size widgets,
+breadcrumbs, related-article lists, paywall and advert tails, stray script text
+and the ``原标题:`` line.
 
 When trafilatura returns nothing or too little, the fallback is the portal's
 body selector, then a text-density heuristic over block elements (the block
