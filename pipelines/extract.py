@@ -493,11 +493,7 @@ def _with_recall_check(
     dense = clean_lines(
         density_lines(lines if lines is not None else linearize(tree)), title, anchors
     )
-    if dense.chars < body.chars * 1.5:
-        return body
-    joined = "".join(dense.paragraphs)
-    covered = sum(len(p) for p in body.paragraphs if p in joined)
-    if covered < body.chars * 0.9:
+    if dense.chars < body.chars * 1.5 or not _covers(dense, body):
         return body
     dense.method = "density"
     return dense
@@ -542,9 +538,18 @@ def extract_body(
     all_lines = lines if lines is not None else linearize(tree)
     body = clean_lines(density_lines(all_lines), title, anchors)
     body.method = "density"
-    if body.chars > chosen.chars:
+    # A short body the extractor did find is kept unless the dense block contains it:
+    # a longer block elsewhere (a notice, a sidebar) is not this article.
+    if body.chars > chosen.chars and (chosen.chars == 0 or _covers(body, chosen)):
         return _drop_header_credit(body, all_lines)
     return _drop_header_credit(chosen, all_lines)
+
+
+def _covers(outer: Body, inner: Body) -> bool:
+    """``outer`` holds at least 90 % of ``inner``'s text."""
+    joined = "".join(outer.paragraphs)
+    covered = sum(len(p) for p in inner.paragraphs if p in joined)
+    return covered >= inner.chars * 0.9
 
 
 _HEADER_CREDIT = re.compile(r"^[^。,:]{0,12}?(?:记者|通讯员)\s*[\u3400-\u9fff]")

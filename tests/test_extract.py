@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import pipelines.extract as extract_module
 from pipelines.extract import (
     clean_lines,
     density_lines,
@@ -297,3 +298,21 @@ def test_widget_prefix_and_link_rows() -> None:
     assert (body.paragraphs, body.meta_lines) == ([P1, P2], ["责任编辑:刘亮"])
     body = clean_lines(["| 首页 \\| 新闻 |", P1], anchors=frozenset({"首页", "新闻"}))
     assert body.paragraphs == [P1]
+
+
+def test_a_short_body_is_not_replaced_by_a_longer_block_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    short = "6月11日,全省政法工作会议召开。会议部署了今年重点任务。"
+    notice = "本网站所刊登的信息仅供参考,转载请联系网站管理员,联系电话见页面底部说明文字。" * 4
+    html = (
+        f"<html><body><h1>全省政法工作会议召开</h1><div class='article'><p>{short}</p></div>"
+        f"<div class='side'><p>{notice}</p><p>{notice}</p></div></body></html>"
+    )
+    # the extractor found only the short article; the densest block is the notice
+    monkeypatch.setattr(extract_module, "run_trafilatura", lambda tree: [short])
+    body = extract_body(parse_html(html), title="全省政法工作会议召开")
+    assert body.paragraphs == [short]
+    # when it found nothing, the densest block is all there is
+    monkeypatch.setattr(extract_module, "run_trafilatura", lambda tree: [])
+    assert extract_body(parse_html(html)).paragraphs == [notice, notice]
