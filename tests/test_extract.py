@@ -316,3 +316,16 @@ def test_a_short_body_is_not_replaced_by_a_longer_block_elsewhere(
     # when it found nothing, the densest block is all there is
     monkeypatch.setattr(extract_module, "run_trafilatura", lambda tree: [])
     assert extract_body(parse_html(html)).paragraphs == [notice, notice]
+
+
+def test_spans_inside_a_sentence_do_not_break_it() -> None:
+    a, b = (
+        "6月11日,全省政法工作会议在省会召开。会议深入学习贯彻习近",
+        "平法治思想,部署今年重点任务。",
+    )
+    sections = "".join(
+        f"<section><span style='font-size:16px'>{a}</span><span>{b}</span></section><section><br></section>"
+        for _ in range(3)
+    )
+    html = f"<html><body><h2>标题</h2><div class='TRS_UEDITOR'>{sections}</div></body></html>"
+    assert extract_body(parse_html(html), title="标题").paragraphs == [a + b] * 3
