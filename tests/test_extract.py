@@ -324,7 +324,8 @@ def test_spans_inside_a_sentence_do_not_break_it() -> None:
         "平法治思想,部署今年重点任务。",
     )
     sections = "".join(
-        f"<section><span style='font-size:16px'>{a}</span><span>{b}</span></section><section><br></section>"
+        f"<section><span style='font-size:16px'>{a}</span><span>{b}</span></section>"
+        "<section><br></section>"
         for _ in range(3)
     )
     html = f"<html><body><h2>标题</h2><div class='TRS_UEDITOR'>{sections}</div></body></html>"
