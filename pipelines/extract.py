@@ -426,9 +426,9 @@ def run_trafilatura(tree: HtmlElement) -> list[str]:
     """trafilatura on a copy of the tree (it mutates what it is given)."""
     work = copy.deepcopy(tree)
     unwrap_layout_tables(work)
-    # Editor markup (UEditor, WeChat copies) wraps runs of a sentence in <span>/<font>;
+    # Editor markup (UEditor, WeChat copies) wraps runs of a sentence in inline tags;
     # on short pages trafilatura's fallback path breaks lines at each of them.
-    etree.strip_tags(work, "span", "font")
+    etree.strip_tags(work, "span", "font", "b", "strong", "em", "i", "u", "small", "big")
     try:
         result = trafilatura.extract(work, **TRAFILATURA_OPTIONS)
     except (ValueError, TypeError, etree.LxmlError):  # malformed trees: treat as no text
