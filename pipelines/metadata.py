@@ -281,7 +281,7 @@ def body_credits(paragraphs: Sequence[str]) -> list[str]:
         wen = _WEN_TU.match(para)
         if wen:
             authors += [n for n in parse_names(wen.group("names")) if n not in authors]
-        elif re.match(r"^[(（]?[^。,]{0,12}?(?:记者|通讯员)", para):
+        elif re.match(r"^[(（]?[^。,:]{0,12}?(?:记者|通讯员)(?!\s*:)", para):
             spots.append(_trim(para, "()（）"))
     for spot in spots:
         if not re.search(r"记者|通讯员|撰稿", spot):
@@ -783,9 +783,10 @@ def extract_metadata(
     out.has_byline = bool(byline.labels)
     for text in meta_lines:
         byline.fill(parse_byline(text))
-    for line in lines:
-        if len(line.text) <= 40 and _SHORT_LABEL_LINE.match(line.text):
-            byline.fill(parse_byline(line.text))
+    for line in lines:  # labelled lines elsewhere on the page, never the body's own text
+        text = line.text
+        if len(text) <= 40 and _SHORT_LABEL_LINE.match(text) and text not in body_set:
+            byline.fill(parse_byline(text))
     if not byline.source:
         for key in _META_SOURCE_KEYS:
             if meta.get(key):

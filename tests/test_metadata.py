@@ -486,3 +486,17 @@ def test_publish_label_wins_over_an_update_time() -> None:
         "<p>正文。</p>"
     )
     assert md.published_at == "2023-06-12T09:00:00+08:00"
+
+
+def test_interview_lines_in_the_body_are_not_bylines() -> None:
+    html = "<h1>专访:谈社会治理现代化</h1><div>2023-06-12</div><p>记者:好的</p><p>受访者:谢谢。</p>"
+    tree = parse_html(html)
+    md = extract_metadata(
+        tree,
+        url="http://x.cn/a.html",
+        fetched_at=None,
+        lines=linearize(tree),
+        paragraphs=["记者:好的", "受访者:谢谢。"],
+        title="专访:谈社会治理现代化",
+    )
+    assert md.authors == []
