@@ -673,9 +673,14 @@ def _short_info(text: str) -> bool:
     return len(text) <= 40 and not re.search(r"[。,;!?]", text)
 
 
+_TODAY_WIDGET = re.compile(r"今天是|今日是|当前时间|现在时间|农历")
+
+
 def _is_candidate_info(text: str) -> bool:
     if len(text) > 200 or _LINE_COPYRIGHT.search(text):
         return False
+    if _TODAY_WIDGET.search(text) and not _LABEL_RE.search(text):
+        return False  # the header's "今天是2024年5月20日 星期一": the crawl day
     if _LABEL_RE.search(text) or _ANY_DATE.search(text) or _CN_DATE.search(text):
         return True
     if _SPLIT_DATE.search(text) and _short_info(text):

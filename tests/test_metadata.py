@@ -500,3 +500,12 @@ def test_interview_lines_in_the_body_are_not_bylines() -> None:
         title="专访:谈社会治理现代化",
     )
     assert md.authors == []
+
+
+def test_the_header_today_widget_is_not_the_publish_date() -> None:
+    md = _meta(
+        "<div class='top'>今天是:2024年5月20日 星期一</div><div>欢迎访问</div>"
+        "<h1>县委政法委召开平安建设推进会</h1><p>会议指出,要扎实推进平安建设。</p>",
+        url="http://x.cn/show.asp?id=1",
+    )
+    assert (md.published_at, md.flags) == (None, ["no_date"])
