@@ -519,6 +519,9 @@ def date_from_url(url: str, fetched: datetime) -> str | None:
 
 _TITLE_SPLIT = re.compile(r"\s*(?:_|\||丨|\s-\s|\s—\s|——|\s–\s|--)\s*")
 _TITLE_CLASS = re.compile(r"title|headline|biaoti|(?:^|[\s_-])(?:bt|tit|tt)(?:$|[\s_-]|\d)", re.I)
+_GLUED_SITE = re.compile(
+    r"^(.{4,}?)\s*[-–—]\s*([^-–—]{2,16}(?:网|站|政府|频道|在线|日报|新闻|门户|官网|客户端))$"
+)
 _TITLE_TAGS = ("h1", "h2", "h3", "div", "p", "td", "span", "strong")
 
 
@@ -563,6 +566,10 @@ def extract_title(
         page_title = normalize_text(el.text_content())
         break
     segments = [s for s in _TITLE_SPLIT.split(page_title) if s]
+    if len(segments) == 1:
+        m = _GLUED_SITE.match(segments[0])  # "标题-四川法制网": a hyphen without spaces
+        if m:
+            segments = [m.group(1), m.group(2)]
     site_keys = {_key(site_name)} if site_name else set()
     stripped = None
     if segments:

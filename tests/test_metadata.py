@@ -509,3 +509,11 @@ def test_the_header_today_widget_is_not_the_publish_date() -> None:
         url="http://x.cn/show.asp?id=1",
     )
     assert (md.published_at, md.flags) == (None, ["no_date"])
+
+
+def test_site_name_glued_with_a_hyphen() -> None:
+    assert (
+        _title("<title>渠县召开社会治理形势分析会-四川法制网</title><p>x</p>")
+        == "渠县召开社会治理形势分析会"
+    )
+    assert _title("<title>2023-2024学年工作总结</title><p>x</p>") == "2023-2024学年工作总结"
