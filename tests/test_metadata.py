@@ -517,3 +517,8 @@ def test_site_name_glued_with_a_hyphen() -> None:
         == "渠县召开社会治理形势分析会"
     )
     assert _title("<title>2023-2024学年工作总结</title><p>x</p>") == "2023-2024学年工作总结"
+
+
+@pytest.mark.parametrize("token", ["央视网消息", "综合整理", "据新华社", "图片来源", "网络编译"])
+def test_not_person_names(token: str) -> None:
+    assert clean_name(token) is None
