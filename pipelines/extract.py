@@ -213,6 +213,16 @@ _TAIL_MARKERS = re.compile(
     r"|Copyright|©|版权所有|ICP\s*备|ICP证|公网安备|网络文化经营许可证|互联网信息服务许可证"
     r"|新闻总署|^主办(?:单位)?\s*[::]|^承办(?:单位)?\s*[::]|网站标识码|^\s*电脑版\s*\|"
 )
+# Markers that also appear inside articles (photo credits, share boxes between parts):
+# they end the body only when no article text follows.
+_WEAK_TAIL = re.compile(
+    r"Copyright|©|版权所有|^\s*分享到|分享到\s*[::]|^(?:微信)?扫一扫|扫一扫\s*(?:在手机|分享|关注)"
+    r"|^主办(?:单位)?\s*[::]|^承办(?:单位)?\s*[::]"
+)
+_STRONG_TAIL = re.compile(
+    r"版权与信息产品内容销售的声明|^版权声明|^免责声明|ICP\s*备|ICP证|公网安备|许可证|新闻总署|网站标识码"
+    r"|打印本页|关闭窗口|相关新闻|相关阅读|上一篇|下一篇"
+)
 # Paywall / preview / advert tails: cut there and flag ``truncated_preview``.
 _PAYWALL = re.compile(
     r"预览阅读已结束|预览已结束|剩余\s*\d+\s*%|开通会员|订阅后|付费阅读|付费后|购买后阅读|购买全文"
@@ -321,7 +331,8 @@ def clean_lines(
     body = Body()
     kept: list[str] = []
     title_key = _key(title) if title else ""
-    for raw in lines:
+    lines = list(lines)
+    for index, raw in enumerate(lines):
         line = _WIDGET_PREFIX.sub("", normalize_text(raw))
         if not line or _is_link_row(line, anchors):
             continue
@@ -332,6 +343,12 @@ def clean_lines(
                 break
             continue
         if kept and _TAIL_MARKERS.search(line) and (len(line) <= 80 or _starts_marker(line)):
+            if (
+                _WEAK_TAIL.search(line)
+                and not _STRONG_TAIL.search(line)
+                and _article_text_follows(lines[index + 1 :])
+            ):
+                continue  # "©新华社" under a photo, a share box mid-article: not the end
             break
         m = _ORIGINAL_TITLE.match(line)
         if m:
@@ -364,6 +381,26 @@ def clean_lines(
                 kept.pop()
     body.paragraphs = kept
     return body
+
+
+def _article_text_follows(rest: Sequence[str]) -> bool:
+    """A paragraph of article prose (long, with a full stop, not a notice) comes later."""
+    for raw in rest[:40]:
+        line = normalize_text(raw)
+        if _TAIL_MARKERS.search(line) and _STRONG_TAIL.search(line):
+            return False
+        if (
+            len(line) >= 30
+            and "。" in line
+            and not _COPYRIGHT_CLAUSE.search(line)
+            and not _NOTICE_TAIL.search(line)
+        ):
+            return True
+    return False
+
+
+# Site notices that read like prose.
+_NOTICE_TAIL = re.compile(r"本网|本站|网站|转载|联系我们|联系电话|侵权|版权|免责|声明")
 
 
 def _declaration_start(lines: list[str]) -> int | None:

@@ -330,3 +330,13 @@ def test_spans_inside_a_sentence_do_not_break_it() -> None:
     )
     html = f"<html><body><h2>标题</h2><div class='TRS_UEDITOR'>{sections}</div></body></html>"
     assert extract_body(parse_html(html), title="标题").paragraphs == [a + b] * 3
+
+
+def test_a_photo_credit_with_copyright_sign_does_not_end_the_body() -> None:
+    body = clean_lines([P1, "图为会议现场。©新华社", P2, P3, "Copyright © 2024 某某网 版权所有"])
+    assert body.paragraphs == [P1, P2, P3]
+
+
+def test_a_share_box_between_parts_does_not_end_the_body() -> None:
+    body = clean_lines([P1, "分享到:", P2, P3, "京ICP备10000001号"])
+    assert body.paragraphs == [P1, P2, P3]
