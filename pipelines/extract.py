@@ -337,7 +337,10 @@ def clean_lines(
         if not line or _is_link_row(line, anchors):
             continue
         body.raw_chars += len(line)
-        if (_PAYWALL.search(line) and len(line) <= 80) or _PAYWALL_BUTTON.match(line):
+        paywall = (_PAYWALL.search(line) and len(line) <= 80) or _PAYWALL_BUTTON.match(line)
+        if paywall and not (
+            "。" in line and len(line) >= 20 and _article_text_follows(lines[index + 1 :])
+        ):
             if kept:
                 body.truncated = True
                 break

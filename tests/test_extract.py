@@ -340,3 +340,9 @@ def test_a_photo_credit_with_copyright_sign_does_not_end_the_body() -> None:
 def test_a_share_box_between_parts_does_not_end_the_body() -> None:
     body = clean_lines([P1, "分享到:", P2, P3, "京ICP备10000001号"])
     assert body.paragraphs == [P1, P2, P3]
+
+
+def test_a_sentence_that_mentions_payment_is_not_a_paywall() -> None:
+    lines = [P1, "群众在网上缴费,付费后即可在窗口领取证件,不用来回跑。", P2, P3]
+    body = clean_lines(lines)
+    assert (body.paragraphs, body.truncated) == (lines, False)
