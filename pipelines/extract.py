@@ -368,7 +368,8 @@ def clean_lines(
             continue
         if title_key and _key(line) == title_key:
             continue
-        if is_info_line(line):
+        # A bare date after the text is the signature date of a notice (落款): text.
+        if is_info_line(line) and (len(kept) < 2 or _LABEL_COLON.search(line)):
             body.meta_lines.append(line)
             continue
         kept.append(line)

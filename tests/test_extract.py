@@ -346,3 +346,10 @@ def test_a_sentence_that_mentions_payment_is_not_a_paywall() -> None:
     lines = [P1, "群众在网上缴费,付费后即可在窗口领取证件,不用来回跑。", P2, P3]
     body = clean_lines(lines)
     assert (body.paragraphs, body.truncated) == (lines, False)
+
+
+def test_the_signature_date_of_a_notice_stays() -> None:
+    lines = ["2023-06-12 09:00", P1, P2, "渠县人民政府办公室", "2023年6月12日"]
+    body = clean_lines(lines)
+    assert body.paragraphs == [P1, P2, "渠县人民政府办公室", "2023年6月12日"]
+    assert body.meta_lines == ["2023-06-12 09:00"]
