@@ -167,3 +167,45 @@ def test_process_file_uses_a_file_url_and_the_mtime(tmp_path: Path) -> None:
     assert item.fetched_at.endswith("+08:00")
     item = process_file(path, url="http://x.cn/a.html", fetched_at="2021-09-03T08:00:00+08:00")
     assert (item.url, item.fetched_at) == ("http://x.cn/a.html", "2021-09-03T08:00:00+08:00")
+
+
+def _replica_articles() -> list[tuple[str, dict]]:
+    from crawler.replica.sites import Replica, build_manifest
+
+    manifest = build_manifest(Replica())
+    return [
+        (article["url"], article)
+        for portal in manifest["portals"].values()
+        for article in portal["articles"]
+    ]
+
+
+@pytest.mark.parametrize(("url", "expected"), _replica_articles())
+def test_replica_pages_give_their_manifest_records(url: str, expected: dict) -> None:
+    """The offline replica's pages (markup written apart from this stage) as a held-out set."""
+    from urllib.parse import urlsplit
+
+    from crawler.replica.sites import Replica
+
+    parts = urlsplit(url)
+    resource = Replica().lookup(parts.netloc, parts.path)
+    assert resource is not None
+    headers = {k.lower(): v for k, v in resource.headers}
+    item = process_page(
+        PageItem(
+            url=url,
+            body=resource.body,
+            site="replica",
+            site_name="",
+            fetched_at="2024-06-01T00:00:00+08:00",
+            content_type=headers.get("content-type"),
+        )
+    )
+    for field in ("title", "source", "authors", "editors", "responsible_editors"):
+        assert getattr(item, field) == expected[field], field
+    assert (item.published_at or "")[:10] == (expected["published_at"] or "")[:10]
+    if expected["text"] is not None:
+        assert item.text == expected["text"]
+    else:
+        assert item.text.startswith(expected["text_start"])
+        assert item.text.endswith(expected["text_end"])
