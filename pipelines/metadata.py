@@ -695,6 +695,37 @@ def _is_candidate_info(text: str) -> bool:
     return _short_info(text) and bool(_NO_YEAR.search(text) or _RELATIVE.search(text))
 
 
+_SOURCE_CLASS = re.compile(r"(?:^|[\s_-])(?:source|laiyuan|ly|from|media-name)(?:$|[\s_-])", re.I)
+_AUTHOR_CLASS = re.compile(r"(?:^|[\s_-])(?:author|zuozhe|zz|writer|reporter)(?:$|[\s_-])", re.I)
+
+
+def _class_hints(tree: HtmlElement) -> Byline:
+    """Source / authors from elements named for them, without a label: ``<a class="source">``."""
+    found = Byline()
+    for el in tree.iter("span", "a", "div", "p", "em", "i", "li"):
+        names = f"{el.get('class', '')} {el.get('id', '')}"
+        if not names.strip():
+            continue
+        is_source = bool(_SOURCE_CLASS.search(names))
+        is_author = not is_source and bool(_AUTHOR_CLASS.search(names))
+        if not (is_source or is_author):
+            continue
+        text = normalize_text(el.text_content())
+        if not text or len(text) > 30:
+            continue
+        if _LABEL_RE.search(text):
+            labelled = parse_byline(text)
+            found.source = found.source or labelled.source
+            found.authors = found.authors or labelled.authors
+        elif is_source and not found.source:
+            found.source = _clean_source(text)
+        elif is_author and not found.authors:
+            found.authors = parse_names(text)
+        if found.source and found.authors:
+            break
+    return found
+
+
 def _body_index(lines: Sequence[Line], paragraphs: Sequence[str], start: int | None) -> int | None:
     """Index of the line where the body's first paragraph starts."""
     if not paragraphs:
@@ -799,6 +830,12 @@ def extract_metadata(
         text = line.text
         if len(text) <= 40 and _SHORT_LABEL_LINE.match(text) and text not in body_set:
             byline.fill(parse_byline(text))
+    if not byline.source or not byline.authors:
+        hinted = _class_hints(tree)
+        if not byline.source and "source" not in byline.labels:
+            byline.source = hinted.source
+        if not byline.authors and "author" not in byline.labels:
+            byline.authors = hinted.authors
     if not byline.source:
         for key in _META_SOURCE_KEYS:
             if meta.get(key):

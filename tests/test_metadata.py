@@ -522,3 +522,25 @@ def test_site_name_glued_with_a_hyphen() -> None:
 @pytest.mark.parametrize("token", ["央视网消息", "综合整理", "据新华社", "图片来源", "网络编译"])
 def test_not_person_names(token: str) -> None:
     assert clean_name(token) is None
+
+
+def test_unlabelled_source_and_author_from_element_names() -> None:
+    md = _meta(
+        "<h1>全省政法工作会议召开</h1><div class='top-bar'>"
+        "<span class='date'>2023年06月12日 09:15</span>"
+        "<a class='source' href='http://x.cn'>法治日报</a><span class='author'>张晓东</span></div>"
+        "<p>6月11日,全省政法工作会议在省会召开。</p>"
+    )
+    assert (md.published_at, md.source, md.authors) == (
+        "2023-06-12T09:15:00+08:00",
+        "法治日报",
+        ["张晓东"],
+    )
+
+
+def test_an_empty_label_is_not_filled_from_element_names() -> None:
+    md = _meta(
+        "<h1>全省政法工作会议召开</h1><div class='info'>来源: 作者:</div>"
+        "<div class='source'>某某网</div><p>6月11日,全省政法工作会议在省会召开。</p>"
+    )
+    assert (md.source, md.authors) == (None, [])
