@@ -245,7 +245,9 @@ _DROP = re.compile(
     r"|字\s*[体号]\s*[::]?\s*[【\[(]?\s*(?:大|小|默认)"
     r"|^[【\[(]?\s*(?:打印|关闭|收藏|分享|返回顶部|返回首页|回到顶部|返回列表|打印本页|关闭窗口)\s*[】\])]?\s*$"
     r"|^\s*['\"]?\)\s*;?\s*$|document\.write\s*\(|^\s*(?:var|function)\s|\$\(\s*function"
-    r"|^[>»›]\s*\S{0,20}$"
+    r"|^[>»›]\s*\S{0,20}$|^(?:返回\S{0,8}[,，]?\s*)?查看更多"
+    # the metadata table of a government information-disclosure page (信息公开)
+    r"|^\|.*(?:索引号|发布机构|主题分类|文\s*号|成文日期|有效性)\s*[::]"
     r"|^(?:浏览|点击|阅读|访问)(?:次数|数|量)?\s*[::]\s*\d*\s*(?:次)?$"
 )
 # Widget buttons glued before a credit: "【我要纠错】 责任编辑:刘亮".

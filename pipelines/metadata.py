@@ -203,7 +203,8 @@ def _clean_value(value: str) -> str:
 
 def _clean_source(value: str) -> str | None:
     value = _clean_value(value)
-    value = _ANY_DATE.sub(" ", value).strip()
+    value = _ANY_DATE.sub(" ", value)
+    value = re.sub(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)", " ", value).strip()
     value = _trim(value.split(" ", 1)[0], " :,;|()")
     if not value or len(value) > 40 or re.search(r"[。,“”!?]", value):
         return None
