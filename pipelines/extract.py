@@ -368,7 +368,7 @@ def clean_lines(
             continue  # header junk before the article
         if _NO_WORDS.match(line) or (len(line) <= 20 and line in anchors):
             continue
-        if title_key and _key(line) == title_key:
+        if title_key and _is_title_repeat(_key(line), title_key, first=not kept):
             continue
         # A bare date after the text is the signature date of a notice (落款): text.
         if is_info_line(line) and (len(kept) < 2 or _LABEL_COLON.search(line)):
@@ -419,6 +419,15 @@ def _declaration_start(lines: list[str]) -> int | None:
             start -= 1
         return start
     return None
+
+
+def _is_title_repeat(key: str, title_key: str, *, first: bool) -> bool:
+    """The headline again; before the text also with its subtitle or site name around it."""
+    if key == title_key:
+        return True
+    if not first or len(key) < 6 or len(key) > len(title_key) + 15:
+        return False
+    return title_key in key or (key in title_key and len(key) >= len(title_key) * 0.6)
 
 
 def _is_link_row(line: str, anchors: frozenset[str]) -> bool:

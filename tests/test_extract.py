@@ -353,3 +353,14 @@ def test_the_signature_date_of_a_notice_stays() -> None:
     body = clean_lines(lines)
     assert body.paragraphs == [P1, P2, "渠县人民政府办公室", "2023年6月12日"]
     assert body.meta_lines == ["2023-06-12 09:00"]
+
+
+def test_the_headline_with_its_subtitle_before_the_text_is_dropped() -> None:
+    title = "全省政法工作会议召开"
+    body = clean_lines(
+        ["全省政法工作会议召开 ——部署今年重点任务", P1, "全省政法工作会议召开"], title=title
+    )
+    assert body.paragraphs == [P1]
+    # a sentence that merely contains the headline words is text
+    body = clean_lines([P1, "全省政法工作会议召开后,各地迅速传达学习会议精神。"], title=title)
+    assert len(body.paragraphs) == 2
