@@ -8,6 +8,18 @@
     → script.detect_script → script.to_simplified      (on the whole HTML text)
     → parse once (lxml) → title → extract.extract_body → metadata.extract_metadata
     → normalize → ArticleItem (+ fixes of every stage, quality flags)
+
+Quality flags set here (the date flags come from ``pipelines.metadata``):
+
+* ``template_placeholders`` — ``XX省``, ``20xx年``, ``X万个``, ``××`` in the text;
+* ``truncated_preview`` — a paywall / preview / advert tail was cut;
+* ``list_page`` — no byline, at least ten link lines, and the "body" is short or
+  made of those links (an index page taken for an article);
+* ``boilerplate_only`` — under ``MIN_TEXT_CHARS`` left after the boilerplate rules
+  removed more than twice as much;
+* ``short_body`` — under ``SHORT_TEXT_CHARS`` characters (kept).
+
+``pipelines.validate`` drops ``list_page``, ``boilerplate_only`` and empty records.
 """
 
 from __future__ import annotations
