@@ -97,9 +97,27 @@ class Deduplicator:
     def decide(self, prep: Prepared, ids: Sequence[str], urls: Sequence[str]) -> list[Verdict]:
         """Decide every record of the batch in order; kept records are inserted."""
         index = self.index
-        url_rows, hash_rows, cands = index.segment_matches(
+        url_rows, hash_rows, (cand_doc, cand_row) = index.segment_matches(
             prep.bands, prep.hash_keys, prep.url_keys
         )
+        # Similarity to every segment candidate of the batch at once (one gather of
+        # signatures, one comparison), keeping the best per document: the highest
+        # estimate, the earliest row on ties.
+        seg_best: dict[int, tuple[int, float]] = {}
+        if len(cand_doc):
+            equal = index.signatures(cand_row) == prep.sigs[cand_doc]
+            sims = np.count_nonzero(equal, axis=1) / prep.sigs.shape[1]
+            order = np.lexsort((cand_row, -sims, cand_doc))
+            first = order[np.r_[True, cand_doc[order][1:] != cand_doc[order][:-1]]]
+            seg_best = {
+                d: (r, s)
+                for d, r, s in zip(
+                    cand_doc[first].tolist(),
+                    cand_row[first].tolist(),
+                    sims[first].tolist(),
+                    strict=True,
+                )
+            }
         out: list[Verdict] = []
         for i in range(len(ids)):
             ukey = int(prep.url_keys[i])
@@ -118,19 +136,18 @@ class Deduplicator:
                 out.append(Verdict("content_hash", row, 1.0, *index.label(row)))
                 continue
             sig = prep.sigs[i]
+            best_row, best_sim = seg_best.get(i, (-1, -1.0))
             found = index.buffer_candidates(prep.bands[i])
-            if cands[i]:
-                found.extend(cands[i])
-            if found:
+            if found:  # rows added this run: all later than any segment row
                 rows = sorted(set(found))
                 sims = estimate(sig, index.signatures(rows))
-                best = int(np.argmax(sims))  # first maximum: the earliest kept record
-                if sims[best] >= self.threshold:
-                    index.add_alias(hkey, ukey, rows[best])
-                    out.append(
-                        Verdict("minhash", rows[best], float(sims[best]), *index.label(rows[best]))
-                    )
-                    continue
+                j = int(np.argmax(sims))  # first maximum: the earliest kept record
+                if sims[j] > best_sim:
+                    best_row, best_sim = rows[j], float(sims[j])
+            if best_row >= 0 and best_sim >= self.threshold:
+                index.add_alias(hkey, ukey, best_row)
+                out.append(Verdict("minhash", best_row, best_sim, *index.label(best_row)))
+                continue
             row = index.add(sig, prep.bands[i], hkey, ukey, ids[i], urls[i])
             out.append(Verdict(None, row, 1.0, ids[i], urls[i]))
         index.maybe_flush()

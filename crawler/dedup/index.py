@@ -397,19 +397,20 @@ class DedupIndex:
         bands: NDArray[np.uint64],
         hash_keys: NDArray[np.uint64],
         url_keys: NDArray[np.uint64],
-    ) -> tuple[list[int], list[int], list[set[int]]]:
+    ) -> tuple[list[int], list[int], tuple[NDArray[np.int64], NDArray[np.int64]]]:
         """Batch lookup in the segments (not the buffer).
 
         ``bands`` is ``(n, bands)``; returns per document the first URL row
-        (-1 if none), the first content-hash row (-1 if none) and the LSH
-        candidate rows.
+        (-1 if none) and the first content-hash row (-1 if none), and the LSH
+        candidates as unique ``(document, row)`` pairs (two arrays).
         """
         n = len(hash_keys)
         url_rows = [-1] * n
         hash_rows = [-1] * n
-        cands: list[set[int]] = [set() for _ in range(n)]
-        nb = bands.shape[1] if bands.ndim == 2 else 0
+        nb = bands.shape[1] if bands.ndim == 2 else 1
         flat = bands.reshape(-1)
+        docs: list[NDArray[np.int64]] = []
+        rows: list[NDArray[np.int64]] = []
         for seg in self.segments:  # oldest first: the first kept record wins
             for i, row in zip(*(a.tolist() for a in seg.urls.lookup(url_keys)), strict=True):
                 if url_rows[i] < 0:
@@ -417,10 +418,14 @@ class DedupIndex:
             for i, row in zip(*(a.tolist() for a in seg.hashes.lookup(hash_keys)), strict=True):
                 if hash_rows[i] < 0:
                     hash_rows[i] = row
-            qs, rows = seg.band.lookup(flat)
-            for q, row in zip((qs // nb).tolist(), rows.tolist(), strict=True):
-                cands[q].add(row)
-        return url_rows, hash_rows, cands
+            qs, found = seg.band.lookup(flat)
+            docs.append(qs // nb)
+            rows.append(found.astype(np.int64))
+        if not docs or not sum(len(d) for d in docs):
+            empty = np.empty(0, dtype=np.int64)
+            return url_rows, hash_rows, (empty, empty)
+        pairs = np.unique((np.concatenate(docs) << 32) | np.concatenate(rows))
+        return url_rows, hash_rows, (pairs >> 32, pairs & 0xFFFFFFFF)
 
     def buffer_candidates(self, bands: NDArray[np.uint64]) -> list[int]:
         """Rows of this run's buffer sharing a band key with ``bands``."""
@@ -441,7 +446,7 @@ class DedupIndex:
     def buffer_hash(self, hash_key: int) -> int | None:
         return self._buf_hash.get(hash_key)
 
-    def signatures(self, rows: list[int]) -> NDArray[np.uint32]:
+    def signatures(self, rows: list[int] | NDArray[np.int64]) -> NDArray[np.uint32]:
         """Signatures of ``rows`` (any order), one per row."""
         idx = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(idx), self.params.num_perm), dtype=np.uint32)
