@@ -11,8 +11,10 @@ Documents are generated in a stream, batch by batch.
 
 For each size it prints: throughput of the whole dedup stage (normalize,
 shingles, signatures in a 2-process pool, LSH query, similarity check,
-insert), index memory (RSS delta of this process and array bytes), the time
-to save and to reopen the persisted index, and recall / precision on the
+insert) measured on the wall clock, and the capacity its CPU time per
+document gives on free cores (the wall-clock figure drops when other
+processes share the machine), index memory (RSS delta of this process and
+array bytes), the time to save and to reopen the persisted index, and recall / precision on the
 planted pairs.  At 10 k it also runs the plain datasketch baseline (SHA-1
 ``update`` per shingle, ``MinHashLSH``, pickle round trip) on the first
 ``--baseline-docs`` documents.
@@ -43,7 +45,10 @@ from crawler import settings  # noqa: E402
 from crawler.dedup.engine import Deduplicator, Prepared, prepare  # noqa: E402
 from crawler.dedup.index import DedupIndex, IndexParams  # noqa: E402
 
-SEEDS = Path("/work/shared/seeds")
+SEEDS = next(
+    (p for p in (ROOT.parent / "shared" / "seeds", Path("/work/shared/seeds")) if p.is_dir()),
+    ROOT / "seeds",
+)
 BATCH = 1000
 _NEWLINE = np.array([10], dtype=np.uint32)
 HEADER = "当前位置:首页>政法要闻>工作动态 发布时间:2022-07-15 来源:本网 字体:【大 中 小】\n"
@@ -251,7 +256,9 @@ def run_size(n: int, args: argparse.Namespace, params: IndexParams) -> None:
     print(
         f"n={n:>9,}  {n / stage:8,.0f} docs/s dedup stage ({n / elapsed:,.0f} docs/s with the"
         f" generation of the documents; CPU per doc: generation {gen_cpu / n * 1e3:.3f} ms,"
-        f" signatures {work_cpu / n * 1e3:.3f} ms, index {main_cpu / n * 1e3:.3f} ms)"
+        f" signatures {work_cpu / n * 1e3:.3f} ms, index {main_cpu / n * 1e3:.3f} ms;"
+        f" CPU capacity of {args.workers} free cores:"
+        f" {args.workers * n / (work_cpu + main_cpu):,.0f} docs/s)"
         f"  |  index RSS delta "
         f"{(rss1 - rss0) / 2**20:7.1f} MiB, arrays {stats['array_bytes'] / 2**20:7.1f} MiB,"
         f" on disk {disk / 2**20:7.1f} MiB, {stats['segments']} segments"
