@@ -77,7 +77,7 @@ DEDUP_SHINGLE_SIZE = 5  # character n-grams over the normalized simplified text
 DEDUP_NUM_PERM = 64  # MinHash permutations (64: half the CPU and memory of 128, same pair results)
 DEDUP_SEED = 1  # MinHash permutation seed (datasketch-compatible)
 DEDUP_SCHEME = "affine32"  # datasketch 2 permutation scheme ("legacy": datasketch < 2, 15x slower)
-DEDUP_LSH_THRESHOLD = 0.4  # LSH candidates: 16 bands x 4 rows (finds 89 % of pairs at 0.6, 99 % at 0.7)
+DEDUP_LSH_THRESHOLD = 0.4  # LSH candidates: 16 bands x 4 rows (89 % of pairs at 0.6, 99 % at 0.7)
 DEDUP_THRESHOLD = 0.5  # estimated Jaccard at or above which a candidate is a duplicate
 DEDUP_SAVE_EVERY = 10000  # save the index after this many kept records (and at close)
 
