@@ -18,7 +18,13 @@ both URLs, then dropped with ``DropItem`` so reprints never reach feed exports.
 The index lives in ``STATE_DIR/dedup/`` (see :mod:`crawler.dedup.index`); at
 open it is reopened, replayed or rebuilt from ``OUTPUT_DIR``
 (:mod:`crawler.dedup.state`); it is saved every ``DEDUP_SAVE_EVERY`` inserts,
-once no kept item is still on its way to the store, and at close.
+once no kept item is still on its way to the store, and at close.  Portals
+crawled at the same time share it safely: opening and saving take
+``STATE_DIR/dedup.lock``, and every save first replays all portals' JSONL
+(``crawler.dedup.state.save_shared``).  A reprint crawled
+by one portal while another portal's run is writing the original (both runs
+open at once) is kept by both; ``python -m crawler dedup`` on the output finds
+such pairs.
 
 There is no per-request ``meta`` switch: items do not carry request meta, and
 a reprint let through for one request would break "one record per article"
@@ -39,7 +45,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawler import signals
 from crawler.dedup.engine import Deduplicator, prepare
 from crawler.dedup.index import DedupIndex, IndexParams
-from crawler.dedup.state import open_index, sync
+from crawler.dedup.state import open_index, save_shared
 from crawler.items import ArticleItem, DuplicateItem
 
 logger = logging.getLogger(__name__)
@@ -58,7 +64,7 @@ def params_from_settings(settings: Any) -> IndexParams:
         num_perm=settings.getint("DEDUP_NUM_PERM", 64),
         seed=settings.getint("DEDUP_SEED", 1),
         scheme=settings.get("DEDUP_SCHEME", "affine32"),
-        lsh_threshold=settings.getfloat("DEDUP_LSH_THRESHOLD", 0.3),
+        lsh_threshold=settings.getfloat("DEDUP_LSH_THRESHOLD", 0.4),
     )
 
 
@@ -108,8 +114,7 @@ class DedupPipeline:
 
     def _save(self) -> None:
         assert self.index is not None
-        sync(self.index, self.output_dir)  # records the store wrote; idempotent
-        self.index.save()
+        save_shared(self.index, self.state_dir, self.output_dir)
         self._since_save = 0
 
     def _item_done(self, item: Any, **kwargs: Any) -> None:

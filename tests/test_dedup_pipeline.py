@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -135,3 +136,42 @@ def test_pipeline_rebuilds_from_the_stores_output(crawler: Any, tmp_path: Path) 
     with pytest.raises(DropItem, match=kept.id):
         pipe.process_item(article(_pair("edits", "001")["b"], "http://www.yn.gov.cn/9.html", "yn"))
     pipe.close_spider()
+
+
+def _write_kept(output: Path, site: str, item: ArticleItem) -> None:
+    """What the store does for a kept record: one JSON line in <site>/articles.jsonl."""
+    path = output / site / "articles.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(dataclasses.asdict(item), ensure_ascii=False) + "\n")
+
+
+def test_two_portals_crawled_at_once_share_the_index(tmp_path: Path) -> None:
+    """Two runs open the index together; both saves keep both runs' records."""
+    settings = {
+        "STATE_DIR": str(tmp_path / "state"),
+        "OUTPUT_DIR": str(tmp_path / "output"),
+        "DEDUP_SAVE_EVERY": 1000,
+    }
+    first, second = (DedupPipeline.from_crawler(get_crawler(settings_dict=settings)) for _ in "ab")
+    first.open_spider()
+    second.open_spider()
+    texts = [_pair("dropped_paragraph", "000")["a"], _pair("dropped_paragraph", "004")["a"]]
+    a = article(texts[0], "http://www.lnzf.gov.cn/szyw/a.html", site="lnzf")
+    b = article(texts[1], "http://www.scfzw.net/shzl/b.html", site="scfzw")
+    assert first.process_item(a) is a
+    _write_kept(tmp_path / "output", "lnzf", a)
+    assert second.process_item(b) is b
+    _write_kept(tmp_path / "output", "scfzw", b)
+    first.close_spider()
+    second.close_spider()  # saves after the first: must merge, not overwrite
+
+    third = DedupPipeline.from_crawler(get_crawler(settings_dict=settings))
+    third.open_spider()
+    assert third.index is not None
+    assert len(third.index) == 2
+    for original in (a, b):
+        reprint = article(original.text, original.url.replace(".html", "-copy.html"), site="cri")
+        with pytest.raises(DropItem, match=original.id):
+            third.process_item(reprint)
+    third.close_spider()

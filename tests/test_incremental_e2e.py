@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.settings import Settings
+
+from crawler.dedup.state import open_index
+from pipelines.dedup import params_from_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -284,7 +288,7 @@ def test_usage_errors_exit_2_with_one_line_and_write_nothing(
 def test_two_runs_of_one_portal_one_refuses(replica_url: str, tmp_path: Path) -> None:
     slow_log = (tmp_path / "slow.log").open("w")
     slow = subprocess.Popen(
-        crawl_cmd(SITE, replica_url, tmp_path, DOWNLOAD_DELAY="1", RANDOMIZE_DOWNLOAD_DELAY="0"),
+        crawl_cmd(SITE, replica_url, tmp_path, DOWNLOAD_DELAY="1", DOWNLOAD_DELAY_JITTER="0"),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=slow_log,
@@ -301,9 +305,8 @@ def test_two_runs_of_one_portal_one_refuses(replica_url: str, tmp_path: Path) ->
         t0 = time.monotonic()
         second = crawl(SITE, replica_url, tmp_path, timeout=60)
         refused_in = time.monotonic() - t0
-        # another portal runs at the same time (the dedup index, shared by all portals, is
-        # left out: this is about the portal lock)
-        other = crawl("dali", replica_url, tmp_path, timeout=120, DEDUP_ENABLED="0")
+        # another portal runs at the same time, sharing the dedup index
+        other = crawl("dali", replica_url, tmp_path, timeout=120)
         assert slow.poll() is None, "the first run should still be running"
     finally:
         slow.wait(timeout=120)
@@ -319,6 +322,16 @@ def test_two_runs_of_one_portal_one_refuses(replica_url: str, tmp_path: Path) ->
     assert len(list((tmp_path / "output" / SITE / "runs").glob("*.json"))) == 1
     first = Run(0, "", tmp_path)
     assert len(first.records()) == first.summary()["articles"]["new"]
+    # the shared dedup index names every record both runs kept
+    kept = [
+        json.loads(line)["url"]
+        for site in (SITE, "dali")
+        for line in (tmp_path / "output" / site / "articles.jsonl").read_text("utf-8").splitlines()
+    ]
+    project = Settings()
+    project.setmodule("crawler.settings")
+    index = open_index(tmp_path / "state", tmp_path / "output", params_from_settings(project))
+    assert len(index) == len(kept)
 
 
 # --- the cron recipe -------------------------------------------------------------------

@@ -14,12 +14,21 @@ start (:func:`open_index`):
 Replay is idempotent: a kept record whose URL is already in the index is
 skipped, and duplicates only add URL and content-hash aliases of their kept
 record (``duplicate_of``).
+
+Several portals may crawl at once and share the index.  Opening and saving
+``STATE_DIR/dedup`` happen under :func:`index_lock` (``STATE_DIR/dedup.lock``,
+``fcntl.flock``, released by the kernel if a process dies), and every save first
+replays the JSONL of all portals (:func:`save_shared`), so a save never drops
+the records another crawl saved meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,9 +189,19 @@ def rebuild(
 
 
 def open_index(
-    state_dir: Path, output_dir: Path, params: IndexParams, flush_every: int = 16384
+    state_dir: Path,
+    output_dir: Path,
+    params: IndexParams,
+    flush_every: int = 16384,
+    locked: bool = False,
 ) -> DedupIndex:
-    """The crawl's index, reopened, replayed or rebuilt (see module docstring)."""
+    """The crawl's index, reopened, replayed or rebuilt (see module docstring).
+
+    Takes the index lock unless the caller holds it (``locked=True``).
+    """
+    if not locked:
+        with index_lock(state_dir):
+            return open_index(state_dir, output_dir, params, flush_every, locked=True)
     directory = state_dir / "dedup"
     try:
         index = DedupIndex.open(directory, params, flush_every)
@@ -212,3 +231,46 @@ def open_index(
         index.save()
     logger.info("dedup index opened: %d records, %d segments", len(index), len(index.segments))
     return index
+
+
+class IndexLockTimeout(RuntimeError):
+    """Another process held the dedup index lock for too long."""
+
+
+@contextlib.contextmanager
+def index_lock(state_dir: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Hold ``STATE_DIR/dedup.lock`` exclusively (waits up to ``timeout`` seconds)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "dedup.lock"
+    with path.open("a+b") as fh:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    logger.info("waiting for the dedup index lock %s", path)
+                    waited = True
+                if time.monotonic() > deadline:
+                    raise IndexLockTimeout(
+                        f"the dedup index lock {path} was held for more than {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def save_shared(index: DedupIndex, state_dir: Path, output_dir: Path) -> None:
+    """Replay what the stores wrote since the last save, then save, under the lock.
+
+    The replay covers every portal's JSONL, so when another portal's crawl saved
+    meanwhile, this save still names every record (the JSONL is the truth), and
+    the lock keeps two saves from writing segment files at the same time.
+    """
+    with index_lock(state_dir):
+        sync(index, output_dir)  # idempotent: records already indexed are skipped
+        index.save()
