@@ -142,15 +142,9 @@ def run(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             replica.kill()
     header = [
-        "site",
-        "list pages",
-        "article pages",
-        "new",
-        "duplicates",
-        "errors",
-        "total kept",
-        "",
-    ]
+        "site", "list pages", "article pages", "new", "seen", "duplicates", "dropped", "errors",
+        "total kept", "",
+    ]  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
     for row in [header, *rows]:

@@ -1,0 +1,54 @@
+"""``python -m crawler demo`` (what ``make demo`` runs), twice in a row."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+SITES = ["cri", "dali", "docin", "lnzf", "scfzw"]
+
+
+def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "crawler", "demo",
+            "--output-dir", str(tmp_path / "output"), "--state-dir", str(tmp_path / "state"),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("site "))
+    header = ["site", "list", "article", "new", "seen", "duplicates", "dropped", "errors", "kept"]
+    table = {}
+    for line in lines[start + 1 : start + 1 + len(SITES)]:
+        cells = line.split()
+        table[cells[0]] = dict(zip(header, cells, strict=False))
+    assert f"records:    {tmp_path / 'output'}/<site>/articles.jsonl" in done.stdout
+    return table
+
+
+def test_demo_twice(tmp_path: Path) -> None:
+    first = run_demo(tmp_path)
+    assert sorted(first) == SITES
+    assert sum(int(row["kept"]) for row in first.values()) == 29  # the replica's ground truth
+    assert sum(int(row["duplicates"]) for row in first.values()) == 4
+    for row in first.values():
+        assert int(row["list"]) == 3
+        assert int(row["new"]) >= 5
+        assert row["errors"] == "0"
+
+    second = run_demo(tmp_path)
+    for site, row in second.items():
+        # Only the first list page is fetched: every article on it was written before.
+        assert row["list"] == "1", site
+        assert row["article"] == "0", site
+        assert row["new"] == "0", site
+        assert int(row["seen"]) >= 2, site
+        assert row["kept"] == first[site]["kept"], site
