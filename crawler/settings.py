@@ -12,9 +12,9 @@ below are chosen for small government servers and set explicitly.
 
 from __future__ import annotations
 
-BOT_NAME = "zhengfa"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+BOT_NAME = "zhengfa"  # Scrapy project name
+SPIDER_MODULES = ["crawler.spiders"]  # built-in spiders (the generic "portal")
+NEWSPIDER_MODULE = "crawler.spiders"  # where scrapy genspider writes
 
 # --- Politeness -------------------------------------------------------------
 # Contact shown in the User-Agent: set it to a mail address or project URL.
@@ -29,29 +29,29 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2  # at most two requests at once to one portal
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one portal (AutoThrottle adapts it)
 DOWNLOAD_DELAY_JITTER = 0.5  # each delay drawn from 0.5x to 1.5x DOWNLOAD_DELAY
 AUTOTHROTTLE_ENABLED = True  # back off when a portal slows down
-AUTOTHROTTLE_START_DELAY = 1.0
-AUTOTHROTTLE_MAX_DELAY = 30.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+AUTOTHROTTLE_START_DELAY = 1.0  # first delay before AutoThrottle has measured the portal
+AUTOTHROTTLE_MAX_DELAY = 30.0  # longest delay AutoThrottle backs off to
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0  # aim for one request in flight per portal
 DOWNLOAD_TIMEOUT = 30  # seconds before a hung server is given up on
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # 32 MiB: bigger bodies and decompression bombs are dropped
-DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024  # log a warning for bodies above 8 MiB
 DOWNLOAD_FAIL_ON_DATALOSS = True  # a truncated body is an error, never an article
-RETRY_ENABLED = True
+RETRY_ENABLED = True  # retry transient failures (see RETRY_TIMES)
 RETRY_TIMES = 2  # two retries on 5xx, 429, timeouts and dropped connections
-RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]  # statuses worth a retry
 REDIRECT_MAX_TIMES = 5  # redirect loops stop here
 # Safety net against link traps; pagination itself stops at the portal's max_pages
 # (default 50 list pages per start URL) or at the incremental watermark.
 DEPTH_LIMIT = 2000
-DNS_TIMEOUT = 20
+DNS_TIMEOUT = 20  # seconds for a DNS lookup
 COOKIES_ENABLED = False  # portals need no session; cookies only make requests unique
 TELNETCONSOLE_ENABLED = False  # no listening ports from a cron job
 REMOTE_CONTROL_ENABLED = False  # Scrapy's remote-control HTTP server: same reason
-LOG_LEVEL = "INFO"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+LOG_LEVEL = "INFO"  # one line per reprint and per failure; stats at the end
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"  # Scrapy's current request fingerprints
 LOG_FORMATTER = "crawler.logformatter.CompactLogFormatter"  # dropped items: reason + URL
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"  # drops (reprints, empty pages) are expected and counted
-FEED_EXPORT_ENCODING = "utf-8"  # -O x.jsonl writes Chinese as text, not \\u escapes
+FEED_EXPORT_ENCODING = "utf-8"  # -O x.jsonl writes Chinese as text, not \u escapes
 
 # --- Project settings ---------------------------------------------------------
 # Directory of the portal definitions (one TOML file per portal).
@@ -64,9 +64,9 @@ STATE_DIR = "state"
 REPLICA_URL = ""
 # Processes that run page processing (decode, repair, extract, metadata); 0 = in the crawl process.
 PAGE_WORKERS = 2
-# Pages handed to the page workers at once before the crawl waits (bounds memory).
-PAGE_QUEUE_SIZE = 64
-# Raise the garbage collector thresholds in the crawl process (measured: +10 % pages/s).
+# Garbage-collector thresholds in the crawl process: Scrapy makes many short-lived
+# objects per response, and the default generation-0 threshold (700) spends a large
+# share of its CPU collecting them.
 GC_THRESHOLDS = (50000, 50, 100)
 
 # Near-duplicate detection (see README "Duplicates" for how these were chosen:
@@ -99,6 +99,7 @@ STORE_FSYNC_EVERY = 20
 # `scrapy crawl` exits 1 when the run summary finds a problem, 75 when the portal is locked.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 
+# Components: each entry says what it does; the README's tables explain them.
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.IncrementalMiddleware": 100,  # skip written articles, stop pagination
 }
@@ -121,4 +122,5 @@ ITEM_PIPELINES = {
     "pipelines.store.JsonlStorePipeline": 900,  # OUTPUT_DIR/<site>/articles.jsonl
 }
 
+# One spider per seeds/*.toml file, besides the built-in ones.
 SPIDER_LOADER_CLASS = "crawler.spiders.loader.PortalSpiderLoader"
