@@ -1,7 +1,7 @@
 """Benchmark of the dedup stage at scale: ``python bench/dedup.py --sizes 10000 100000 1000000``.
 
 Synthetic documents of 1,000-3,000 Chinese characters are recombined from the
-sentences of the seed texts (``/work/shared/seeds`` or ``--seeds``), with 8 %
+sentences of the seed texts (``tests/data/seeds`` or ``--seeds``), with 8 %
 of characters replaced by characters drawn from the seeds' own character
 frequencies, so different documents share topic vocabulary without being
 copies.  About 10 % of documents are planted reprints of an earlier document:
@@ -45,10 +45,7 @@ from crawler import settings  # noqa: E402
 from crawler.dedup.engine import Deduplicator, Prepared, prepare  # noqa: E402
 from crawler.dedup.index import DedupIndex, IndexParams  # noqa: E402
 
-SEEDS = next(
-    (p for p in (ROOT.parent / "shared" / "seeds", Path("/work/shared/seeds")) if p.is_dir()),
-    ROOT / "seeds",
-)
+SEEDS = ROOT / "tests" / "data" / "seeds"
 BATCH = 1000
 _NEWLINE = np.array([10], dtype=np.uint32)
 HEADER = "当前位置:首页>政法要闻>工作动态 发布时间:2022-07-15 来源:本网 字体:【大 中 小】\n"

@@ -28,7 +28,7 @@ from pipelines.mojibake import repair_mojibake  # noqa: E402
 from pipelines.normalize import normalize_paragraphs  # noqa: E402
 from pipelines.script import strip_pinyin, to_simplified  # noqa: E402
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = ROOT / "tests" / "data" / "seeds"
 NAV = "".join(
     f'<li><a href="/news/list_{i}.html?page=1" title="栏目{i}">政法要闻{i}</a></li>\n'
     for i in range(60)

@@ -12,7 +12,7 @@ from pipelines.normalize import normalize_text
 from pipelines.script import strip_pinyin, to_simplified
 
 DATA = Path(__file__).parent / "data" / "text"
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 EXPECTED_003 = (

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.script import detect_script, strip_pinyin, to_simplified
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from pathlib import Path
 import opencc
 
 HERE = Path(__file__).resolve().parent
-SEEDS = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/shared/seeds")
+SEEDS = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "seeds"
 
 # (file prefix, first body line starts with, last body line starts with)
 BODIES = {
