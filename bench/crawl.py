@@ -41,9 +41,12 @@ SETTINGS = {
 }
 
 
-def crawl(site: str, replica: str, workdir: Path, mode: str, workers: int) -> tuple[int, float]:
+def crawl(
+    site: str, replica: str, workdir: Path, mode: str, workers: int, extra: dict[str, str]
+) -> tuple[int, float]:
     settings = {
         **SETTINGS,
+        **extra,
         "REPLICA_URL": replica,
         "OUTPUT_DIR": str(workdir / "output"),
         "STATE_DIR": str(workdir / "state"),
@@ -67,19 +70,25 @@ def main() -> int:
     parser.add_argument("--bulk", type=int, default=300, help="synthetic articles per portal")
     parser.add_argument("--rounds", type=int, default=1, help="bare/full pairs per portal")
     parser.add_argument("--workers", type=int, default=2, help="PAGE_WORKERS for the full run")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for both runs"
+    )
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.set)
 
     sites = sorted(load_portals(seeds_dir_from_settings("seeds")))
     proc, replica = start_replica("--bulk", str(args.bulk))
     totals = {"bare": [0, 0.0], "full": [0, 0.0]}
     try:
         print(f"replica at {replica}: {len(sites)} portals, +{args.bulk} articles each")
+        if extra:
+            print("settings: " + " ".join(f"{k}={v}" for k, v in extra.items()))
         print(f"{'site':8} {'mode':5} {'pages':>6} {'seconds':>8} {'pages/s':>8}")
         for _ in range(args.rounds):
             for site in sites:
                 for mode in ("bare", "full"):
                     with tempfile.TemporaryDirectory() as tmp:
-                        pages, seconds = crawl(site, replica, Path(tmp), mode, args.workers)
+                        pages, seconds = crawl(site, replica, Path(tmp), mode, args.workers, extra)
                     totals[mode][0] += pages
                     totals[mode][1] += seconds
                     print(f"{site:8} {mode:5} {pages:6d} {seconds:8.2f} {pages / seconds:8.1f}")
