@@ -162,7 +162,9 @@ def test_clusters_lists_reprints_largest_first(
     assert clusters_cmd.run(_args(clusters_cmd, [str(out)])) == 0
     text = capsys.readouterr().out.splitlines()
     assert text[0] == f"#1 4 records: {orig['title']}"
-    assert text[1] == "  kept     lnchangan  2022-07-15  http://www.lnchangan.gov.cn/1.html"
+    # The kept copy is also the earliest published: the cluster's likely origin.
+    kept_line = "  kept     lnchangan  2022-07-15  http://www.lnchangan.gov.cn/1.html  origin"
+    assert text[1] == kept_line
     assert text[2].startswith("  reprint  lnchangan  2022-07-15  1.00  url  https://www.lnchangan")
     assert "  reprint  news  2022-07-16  0." in text[3]
     assert text[3].endswith("minhash  http://news.example.cn/4.html")
@@ -174,6 +176,7 @@ def test_clusters_lists_reprints_largest_first(
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(rows) == 1
     assert rows[0]["kept"]["id"] == orig["id"]
+    assert rows[0]["origin"] == orig["url"]
     assert {r["match"] for r in rows[0]["reprints"]} == {"url", "minhash", "content_hash"}
     assert [len(r["reprints"]) for r in rows] == [3]
 
@@ -196,5 +199,24 @@ def test_clusters_reads_per_site_output_dirs(
     )
     assert clusters_cmd.run(_args(clusters_cmd, [str(tmp_path)])) == 0
     captured = capsys.readouterr()
-    assert "  reprint  siteB  2022-01-02  1.00  content_hash  http://b.cn/2" in captured.out
+    assert "  reprint  siteB  2022-01-02  1.00  content_hash  http://b.cn/2\n" in captured.out
+    assert "  kept     siteA  2022-01-01  http://a.cn/1  origin" in captured.out
     assert "1 unreadable lines skipped" in captured.err
+
+
+def test_cluster_origin_is_the_portal_named_as_source_else_the_earliest() -> None:
+    aggregator = {
+        "url": "https://agg.cn/1", "site_name": "国际在线", "source": "辽宁法制报",
+        "published_at": "2020-07-16T08:00:00+08:00",
+    }  # fmt: skip
+    newspaper = {
+        "url": "http://lnfzb.cn/1", "site_name": "辽宁法制报", "source": None,
+        "published_at": "2020-07-16T09:30:00+08:00",
+    }  # fmt: skip
+    third = {"url": "http://c.cn/1", "site_name": "丙", "source": None, "published_at": None}
+    # Named as 来源 by another copy: the origin, though published later than the aggregator's.
+    assert clusters_cmd.origin_of([aggregator, newspaper, third]) == "http://lnfzb.cn/1"
+    # No copy names another: the earliest published.
+    newspaper["site_name"] = "某报"
+    assert clusters_cmd.origin_of([newspaper, aggregator, third]) == "https://agg.cn/1"
+    assert clusters_cmd.origin_of([third]) is None

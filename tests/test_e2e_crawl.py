@@ -230,3 +230,13 @@ def test_generic_spider_finds_the_portals_articles(replica_url: str, tmp_path: P
     seed = next(r for r in records if "t20200716_3912475" in r["url"])
     assert seed["title"] == SEEDS["lnzf"]["title"]
     assert seed["authors"] == ["白国军"]
+
+
+def test_clusters_name_the_original_of_every_reprint(crawled: dict[str, CrawlResult]) -> None:
+    """The first copy seen is kept; ``clusters`` still names the original (manifest truth)."""
+    from crawler.commands.clusters import build_clusters
+
+    clusters, bad = build_clusters(next(iter(crawled.values())).output_dir)
+    assert bad == 0
+    origins = {c["origin"] for c in clusters}
+    assert origins == {group["kept"] for group in MANIFEST["duplicate_groups"]}

@@ -7,6 +7,11 @@ articles.jsonl / duplicates.jsonl the offline dedup writes), largest cluster
 first: the kept record (site, published_at, title, url), then each reprint's
 site, date, similarity, match and url.  Unreadable lines are skipped and
 counted on stderr.
+
+The kept record is the first copy the crawl saw, not always the original.
+Each cluster also names its likely ``origin``: the copy whose portal another
+copy names as its 来源 (``source``), else the earliest published one (marked
+``origin`` in the listing, ``"origin": URL`` with ``--json``).
 """
 
 from __future__ import annotations
@@ -19,8 +24,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-KEPT_FIELDS = ("id", "site", "published_at", "title", "url")
-DUP_FIELDS = ("id", "site", "published_at", "title", "url", "similarity", "match")
+KEPT_FIELDS = ("id", "site", "site_name", "source", "published_at", "title", "url")
+DUP_FIELDS = (*KEPT_FIELDS, "similarity", "match")
+
+
+def origin_of(members: list[dict[str, Any]]) -> str | None:
+    """URL of the cluster's likely original: named as source by another copy, else earliest."""
+    sources = {m.get("source") for m in members if m.get("source")}
+    named = [m for m in members if m.get("site_name") and m.get("site_name") in sources]
+    dated = [m for m in members if m.get("published_at") and m.get("url")]
+    if len(named) == 1 and named[0].get("url"):
+        return str(named[0]["url"])
+    pool = [m for m in named if m in dated] or dated
+    if not pool:
+        return None
+    # ISO 8601 strings in China time sort in time order ("2020-07-16" before its "T…" forms).
+    return str(min(pool, key=lambda m: str(m["published_at"]))["url"])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,14 +85,12 @@ def build_clusters(root: Path) -> tuple[list[dict[str, Any]], int]:
                 reprints.pop(rid),
                 key=lambda d: (str(d.get("published_at") or ""), str(d.get("url") or "")),
             )
-            clusters.append({"kept": {k: rec.get(k) for k in KEPT_FIELDS}, "reprints": found})
+            kept = {k: rec.get(k) for k in KEPT_FIELDS}
+            clusters.append({"kept": kept, "reprints": found, "origin": origin_of([kept, *found])})
     for rid, found in reprints.items():  # kept record not in these files
-        clusters.append(
-            {
-                "kept": {"id": rid, "site": None, "published_at": None, "title": None, "url": None},
-                "reprints": found,
-            }
-        )
+        kept = dict.fromkeys(KEPT_FIELDS)
+        kept["id"] = rid
+        clusters.append({"kept": kept, "reprints": found, "origin": origin_of(found)})
     clusters.sort(key=lambda c: (-len(c["reprints"]), str(c["kept"].get("published_at") or "")))
     return clusters, bad[0]
 
@@ -97,20 +114,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mark(record: dict[str, Any], origin: str | None) -> str:
+    return "  origin" if origin and record.get("url") == origin else ""
+
+
 def _print(shown: list[dict[str, Any]], as_json: bool, out: TextIO) -> None:
     for n, c in enumerate(shown, 1):
         if as_json:
             out.write(json.dumps(c, ensure_ascii=False) + "\n")
             continue
         k = c["kept"]
+        origin = c.get("origin")
         out.write(f"#{n} {1 + len(c['reprints'])} records: {_s(k['title'])}\n")
-        out.write(f"  kept     {_s(k['site'])}  {_s(k['published_at'])}  {_s(k['url'])}\n")
+        kept_line = f"  kept     {_s(k['site'])}  {_s(k['published_at'])}  {_s(k['url'])}"
+        out.write(f"{kept_line}{_mark(k, origin)}\n")
         for d in c["reprints"]:
             sim = d.get("similarity")
             sim_s = f"{sim:.2f}" if isinstance(sim, int | float) else "-"
             out.write(
                 f"  reprint  {_s(d['site'])}  {_s(d['published_at'])}  {sim_s}  "
-                f"{_s(d['match'])}  {_s(d['url'])}\n"
+                f"{_s(d['match'])}  {_s(d['url'])}{_mark(d, origin)}\n"
             )
     if not as_json:
         total = sum(len(c["reprints"]) for c in shown)
