@@ -64,6 +64,8 @@ STATE_DIR = "state"
 REPLICA_URL = ""
 # Processes that run page processing (decode, repair, extract, metadata); 0 = in the crawl process.
 PAGE_WORKERS = 2
+# Seconds one page's processing may take in a worker before it is abandoned (a huge page).
+PAGE_TIMEOUT = 60.0
 # Garbage-collector thresholds in the crawl process: Scrapy makes many short-lived
 # objects per response, and the default generation-0 threshold (700) spends a large
 # share of its CPU collecting them.

@@ -6,9 +6,16 @@ script), extraction and metadata, one module per stage in ``pipelines/`` — in
 page stays off the crawl's event loop and uses the second core.
 ``PAGE_WORKERS = 0`` runs it in the crawl process (simplest to debug).
 
-Settings: ``PAGE_WORKERS``, ``GC_THRESHOLDS``.
-Stats: ``page/processed``, ``page/errors``, ``page/encoding/<codec>``,
-``page/fixes/<fix>``, ``page/worker_restarts``.
+A page not processed ``PAGE_TIMEOUT`` seconds after it was handed to the
+pool (a huge or pathological page) is abandoned: its worker is killed, the pool started
+again, the page dropped and counted (``page/timeouts``); pages that were in
+the killed pool are sent to the new one.  A worker that dies (killed, out of
+memory) is handled the same way (``page/worker_restarts``).
+
+Settings: ``PAGE_WORKERS``, ``PAGE_TIMEOUT``, ``GC_THRESHOLDS``.
+Stats: ``page/processed``, ``page/errors``, ``page/errors/<exception>``,
+``page/timeouts``, ``page/encoding/<codec>``, ``page/fixes/<fix>``,
+``page/worker_restarts``.
 """
 
 from __future__ import annotations
@@ -19,15 +26,16 @@ import gc
 import logging
 import multiprocessing
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from crawler.page import process_page
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem, PageItem
+from crawler.page import process_page
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +62,14 @@ def _warm_up() -> None:
 
 
 class PagePipeline:
-    def __init__(self, crawler: Crawler, workers: int) -> None:
+    def __init__(self, crawler: Crawler, workers: int, timeout: float = 60.0) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.workers = workers
+        self.timeout = timeout
         self.executor: ProcessPoolExecutor | None = None
+        # What the workers run (a module-level function, so it pickles).
+        self.func: Callable[[PageItem], ArticleItem] = process_page
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PagePipeline:
@@ -68,7 +79,7 @@ class PagePipeline:
             # Scrapy allocates many short-lived objects per response; the default
             # generation-0 threshold (700) makes the collector a large share of its CPU.
             gc.set_threshold(*(int(t) for t in thresholds))
-        return cls(crawler, settings.getint("PAGE_WORKERS"))
+        return cls(crawler, settings.getint("PAGE_WORKERS"), settings.getfloat("PAGE_TIMEOUT"))
 
     def _start_pool(self) -> None:
         # "spawn": forking a process that runs a Twisted/asyncio loop and threads is unsafe.
@@ -88,19 +99,45 @@ class PagePipeline:
             self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None
 
+    def _restart_pool(self, broken: ProcessPoolExecutor, kill: bool) -> None:
+        """Replace ``broken`` by a new pool, once, however many pages saw it break."""
+        if self.executor is not broken:
+            return
+        if kill:
+            # ProcessPoolExecutor cannot cancel a running call (Python 3.14 adds
+            # terminate_workers()); ending its processes is the only way to stop one.
+            for process in list(getattr(broken, "_processes", {}).values()):
+                process.terminate()
+        broken.shutdown(wait=False, cancel_futures=True)
+        self._start_pool()
+
     async def _run(self, page: PageItem) -> ArticleItem:
-        if self.executor is None:
-            return process_page(page)
-        future = self.executor.submit(process_page, page)
-        try:
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool:
-            # A worker died (killed, out of memory): start a new pool, retry once here.
-            self.stats.inc_value("page/worker_restarts")
-            logger.error("page worker died; restarting the pool (page %s)", page.url)
-            self.executor.shutdown(wait=False, cancel_futures=True)
-            self._start_pool()
-            return process_page(page)
+        for attempt in (1, 2):
+            executor = self.executor
+            if executor is None:
+                return self.func(page)
+            future = executor.submit(self.func, page)
+            try:
+                return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+            except TimeoutError:
+                self.stats.inc_value("page/timeouts")
+                logger.error(
+                    "page processing took more than %.0f s, page abandoned: %s",
+                    self.timeout,
+                    page.url,
+                )
+                self._restart_pool(executor, kill=True)
+                raise
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory, or ended for a page that took
+                # too long): start a new pool; this page is tried once more in it.
+                if self.executor is executor:
+                    self.stats.inc_value("page/worker_restarts")
+                    logger.error("page worker died; starting the pool again")
+                self._restart_pool(executor, kill=False)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
