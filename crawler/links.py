@@ -56,10 +56,32 @@ _INDEX_N = re.compile(r"(?P<prefix>(?:index|list|default)(?:_|-))(?P<n>\d+)\.(?P
 _INDEX_0 = re.compile(r"(?P<prefix>index|list|default)\.(?P<ext>s?html?)$")
 
 
+# A date shown beside a link on a list page: 2020-07-16, 2020/7/16, 2020.07.16, 2020年7月16日.
+_LIST_DATE = re.compile(r"(20\d{2}|19\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+
+
 @dataclass(frozen=True)
 class Link:
     url: str
     text: str
+    date: str | None = None  # YYYY-MM-DD shown beside the link on the list page, if any
+
+
+def _list_date(anchor: Selector) -> str | None:
+    """The date a list page shows with a link: in the link's own row (its parent element).
+
+    A parent holding several links (one block of ``<a>…<br>`` lines) is ambiguous: no date.
+    """
+    if float(anchor.xpath("count(../descendant::a)").get() or 0) > 1:
+        return None
+    row = " ".join(anchor.xpath("../descendant-or-self::text()").getall())
+    match = _LIST_DATE.search(row)
+    if not match:
+        return None
+    year, month, day = (int(g) for g in match.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def _links(sel: Selector, base_url: str, restrict_css: Sequence[str] = ()) -> list[Link]:
@@ -81,7 +103,7 @@ def _links(sel: Selector, base_url: str, restrict_css: Sequence[str] = ()) -> li
             seen.add(url)
             text = " ".join(t.strip() for t in a.css("::text").getall() if t.strip())
             title = (a.attrib.get("title") or "").strip()
-            out.append(Link(url, title if len(title) > len(text) else text))
+            out.append(Link(url, title if len(title) > len(text) else text, _list_date(a)))
     return out
 
 
@@ -151,7 +173,8 @@ def heuristic_article_links(
             continue
         text = " ".join(t.strip() for t in a.css("::text").getall() if t.strip())
         title = (a.attrib.get("title") or "").strip()
-        keyed.append((Link(url, title if len(title) > len(text) else text), _container_key(a)))
+        link = Link(url, title if len(title) > len(text) else text, _list_date(a))
+        keyed.append((link, _container_key(a)))
     repeated = Counter(key for _, key in keyed)
     seen: set[str] = set()
     out: list[Link] = []

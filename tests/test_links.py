@@ -88,3 +88,22 @@ def test_next_page_auto_tries_every_style() -> None:
         "http://www.example.gov.cn/xwzx/gzdt/index_1.html"
     )
     assert links.next_page(trs_page(), TRS_URL, "none") is None
+
+
+def test_list_dates_beside_links() -> None:
+    found = links.portal_article_links(trs_page(), TRS_URL, [re.compile(r"/t\d{8}_\d+\.html$")])
+    assert [link.date for link in found[:4]] == [
+        "2020-07-16",
+        "2020-07-15",
+        "2020-07-14",
+        "2020-07-13",
+    ]
+    html = """<ul><li><a href="/a/t20200101_1.html">标题一标题一标题一</a>(2020年1月1日)</li>
+    <li><a href="/a/t20200102_2.html">标题二标题二标题二</a></li></ul>
+    <div><a href="/a/t20200103_3.html">三</a> 2020-01-03<br><a href="/a/t20200104_4.html">四</a>
+    2020-01-04</div>"""
+    dated = links.portal_article_links(
+        Selector(text=html), TRS_URL, [re.compile(r"/t\d{8}_\d+\.html$")]
+    )
+    # Own row; no date shown; a block of several links is ambiguous.
+    assert [link.date for link in dated] == ["2020-01-01", None, None, None]

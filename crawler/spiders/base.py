@@ -10,6 +10,7 @@ Request ``meta`` set by these spiders (read by middlewares and pipelines):
 - ``list_page``: 1-based position of a list page in its pagination chain
 - ``start_url``: the start URL a list page's chain began at
 - ``list_title``: an article link's text on the list page
+- ``list_date``: the date the list page shows beside that link (``YYYY-MM-DD``), if any
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class BaseNewsSpider(scrapy.Spider):
                 link.url,
                 callback=self.parse_article,
                 errback=self.on_error,
-                meta={"kind": "article", "list_title": link.text or None},
+                meta={"kind": "article", "list_title": link.text or None, "list_date": link.date},
             )
         page = int(response.meta.get("list_page", 1))
         if page >= self.max_pages:
