@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from crawler.commands.demo import start_replica
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,29 +23,10 @@ FAST = {
 
 
 class Replica:
-    """``python -m crawler replica --port 0`` in a subprocess."""
+    """``python -m crawler replica --port 0`` in a subprocess (as ``make demo`` starts it)."""
 
     def __init__(self, *extra: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "replica", "--port", "0", *extra],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.url = self._wait_for_url()
-
-    def _wait_for_url(self, timeout: float = 30.0) -> str:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if "listening on " in line:
-                return line.rsplit("listening on ", 1)[1].strip()
-            if not line and self.proc.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError("replica did not start")
+        self.proc, self.url = start_replica(*extra, timeout=30.0)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
