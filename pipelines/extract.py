@@ -450,19 +450,29 @@ def _key(text: str | None) -> str:
 # --- Extraction ------------------------------------------------------------------
 
 
+def _owning_table(element: HtmlElement) -> HtmlElement | None:
+    """The nearest ``table`` ancestor of ``element``."""
+    parent = element.getparent()
+    while parent is not None and parent.tag != "table":
+        parent = parent.getparent()
+    return parent
+
+
 def unwrap_layout_tables(tree: HtmlElement) -> None:
     """Turn layout tables into divs (in place).
 
     Government CMSs lay whole pages out in tables; trafilatura renders a table
     as ``| cell |`` rows with the ``<br>`` paragraphs of a cell run together, or
     drops it without ``include_tables``.  A table whose cells hold long text or
-    block elements is layout, not data, and becomes plain divs.
+    block elements, or whose rows have a single cell (a banner, a frame), is
+    layout, not data, and becomes plain divs.
     """
     for table in list(tree.iter("table")):
-        if table.tag != "table":
-            continue  # already unwrapped as part of an outer layout table
-        layout = False
-        for cell in table.iter("td", "th"):
+        rows = [row for row in table.iter("tr") if _owning_table(row) is table]
+        layout = bool(rows) and all(
+            sum(1 for cell in row if cell.tag in ("td", "th")) <= 1 for row in rows
+        )
+        for cell in [] if layout else table.iter("td", "th"):
             if (
                 len(cell.text_content()) >= 80
                 or next(cell.iter("p", "div", "table", "ul", "br", "h1", "h2"), None) is not None
@@ -470,7 +480,13 @@ def unwrap_layout_tables(tree: HtmlElement) -> None:
                 layout = True
                 break
         if layout:
-            for el in table.iter("table", "tbody", "thead", "tfoot", "tr", "td", "th"):
+            # Only this table's own parts: a data table inside a layout cell stays a table.
+            owned = [
+                el
+                for el in table.iter("tbody", "thead", "tfoot", "tr", "td", "th")
+                if _owning_table(el) is table
+            ]
+            for el in [table, *owned]:
                 el.tag = "div"
 
 

@@ -188,6 +188,33 @@ def test_unwrap_layout_tables_keeps_data_tables() -> None:
     assert tree.xpath("//table/@id") == ["data"]
 
 
+def test_single_cell_banner_tables_are_layout() -> None:
+    tree = parse_html(
+        "<table id='banner'><tr><td>欢迎来到本网 主办:某某委员会</td></tr></table>"
+        "<table id='frame'><tr><td>甲</td></tr><tr><td>乙<table id='inner'><tr><td>姓名</td>"
+        "<td>职务</td></tr></table></td></tr></table>"
+        "<table id='data'><tr><th>地区</th><th>案件数</th></tr><tr><td>甲县</td><td>12</td></tr>"
+        "</table>"
+    )
+    unwrap_layout_tables(tree)
+    # Rows of one cell: a banner or a frame; two columns: data, even inside a frame.
+    assert tree.xpath("//table/@id") == ["inner", "data"]
+
+
+def test_a_banner_table_above_the_title_stays_out_of_the_text() -> None:
+    html = (
+        "<html><head><title>县委政法委召开会议</title></head><body>"
+        "<table width='1000'><tr><td class='top'>欢迎来到长安网 主办:中共某省委政法委员会</td>"
+        "</tr></table><table width='1000'><tr><td><div class='bt'>县委政法委召开会议</div>"
+        "<div class='sj'>来源:某某报 | 发布时间: 2020-07-16 08:45</div>"
+        f"<div class='TRS_Editor'><p>{P1}</p><p>{P2}</p><p>{P3}</p></div>"
+        "</td></tr></table></body></html>"
+    )
+    body = extract_body(parse_html(html), title="县委政法委召开会议")
+    assert body.paragraphs[0] == P1
+    assert not any("欢迎来到" in p for p in body.paragraphs)
+
+
 def test_layout_table_with_br_paragraphs_keeps_the_paragraphs() -> None:
     html = (
         "<html><head><title>t</title></head><body><table><tr><td><a href='/'>首页</a></td></tr>"
