@@ -31,7 +31,7 @@ from crawler.ids import content_hash, record_id
 from crawler.items import ArticleItem, PageItem
 from crawler.settings import MIN_TEXT_CHARS, SHORT_TEXT_CHARS
 from pipelines.charset import decode_html
-from pipelines.extract import Line, extract_body, linearize, parse_html
+from pipelines.extract import Line, extract_body, linearize, parse_html, paywall_after_body
 from pipelines.metadata import extract_metadata, extract_title, meta_tags
 from pipelines.mojibake import repair_mojibake
 from pipelines.normalize import normalize_paragraphs, normalize_text
@@ -108,7 +108,7 @@ def process_page(page: PageItem) -> ArticleItem:
     flags = list(md.flags)
     if has_placeholders(text):
         flags.append("template_placeholders")
-    if body.truncated:
+    if body.truncated or paywall_after_body(lines, body.paragraphs):
         flags.append("truncated_preview")
     if looks_like_list(lines, body.paragraphs, md.has_byline):
         flags.append("list_page")

@@ -458,6 +458,23 @@ def _owning_table(element: HtmlElement) -> HtmlElement | None:
     return parent
 
 
+def paywall_after_body(lines: Sequence[Line], paragraphs: Sequence[str]) -> bool:
+    """A preview / paywall notice stands in the page after the body's first paragraph.
+
+    The extractor may have dropped the notice's block already (so no cut was
+    needed); the page is still a truncated preview.
+    """
+    if not paragraphs:
+        return False
+    first = paragraphs[0]
+    start = next((i for i, line in enumerate(lines) if line.text == first), None)
+    if start is None:
+        return False
+    return any(
+        len(line.text) <= 80 and _PAYWALL.search(line.text) is not None for line in lines[start:]
+    )
+
+
 def unwrap_layout_tables(tree: HtmlElement) -> None:
     """Turn layout tables into divs (in place).
 

@@ -111,6 +111,22 @@ def test_has_placeholders(text: str, found: bool) -> None:
     assert has_placeholders(text) is found
 
 
+def test_a_preview_notice_outside_the_body_still_flags_the_page() -> None:
+    html = page_html("在全县平安建设工作会议上的讲话", "", BODY).replace(
+        "<div class='foot'>",
+        "<div class='tip'><p>预览阅读已结束,若您需要全文或代笔。</p>"
+        "<a class='btn'>继续阅读</a></div><div class='foot'>",
+    )
+    record = process_page(make(html))
+    assert "预览" not in record.text
+    assert "truncated_preview" in record.quality_flags
+    # The same notice above the article (a site banner) is not a cut body.
+    banner = page_html("在全县平安建设工作会议上的讲话", "", BODY).replace(
+        "<div class='nav'>", "<div class='ad'>开通会员 付费阅读 全站文档</div><div class='nav'>"
+    )
+    assert "truncated_preview" not in process_page(make(banner)).quality_flags
+
+
 def test_list_page_is_flagged() -> None:
     items = "".join(
         f"<li><a href='/a/{i}.html'>全省政法系统第{i}次工作推进会议召开</a>"
