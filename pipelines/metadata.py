@@ -203,7 +203,7 @@ def _clean_value(value: str) -> str:
 
 def _clean_source(value: str) -> str | None:
     value = _clean_value(value)
-    value = _ANY_DATE.sub(" ", value)
+    value = _CN_DATE.sub(" ", _ANY_DATE.sub(" ", value))
     value = re.sub(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)", " ", value).strip()
     value = _trim(value.split(" ", 1)[0], " :,;|()")
     if not value or len(value) > 40 or re.search(r"[。,“”!?]", value):
@@ -849,8 +849,11 @@ def extract_metadata(
                 byline.authors = parse_names(meta[key])
                 if byline.authors:
                     break
-    if not byline.authors:
-        byline.authors = body_credits(paragraphs)
+    credits = body_credits(paragraphs)
+    if not byline.authors or (credits and set(byline.authors) < set(credits)):
+        # The body's credit names everyone (本报讯(记者 张三 通讯员 李四)); a meta
+        # tag or header often names only the first.
+        byline.authors = credits or byline.authors
     if byline.source:
         byline.authors = [a for a in byline.authors if a != byline.source]
     out.source = byline.source

@@ -391,3 +391,9 @@ def test_the_headline_with_its_subtitle_before_the_text_is_dropped() -> None:
     # a sentence that merely contains the headline words is text
     body = clean_lines([P1, "全省政法工作会议召开后,各地迅速传达学习会议精神。"], title=title)
     assert len(body.paragraphs) == 2
+
+
+def test_a_chinese_numeral_date_line_is_not_body_text() -> None:
+    assert is_info_line("二〇二一年四月八日")
+    assert is_info_line("2021年4月8日 16:20")
+    assert not is_info_line("二〇二一年四月八日,全市政法系统召开队伍教育整顿推进会,安排部署任务。")

@@ -544,3 +544,30 @@ def test_an_empty_label_is_not_filled_from_element_names() -> None:
         "<div class='source'>某某网</div><p>6月11日,全省政法工作会议在省会召开。</p>"
     )
     assert (md.source, md.authors) == (None, [])
+
+
+def test_a_date_in_a_source_element_is_not_the_source_and_credits_name_everyone() -> None:
+    html = (
+        "<html><head><meta name='ContentSource' content='某某日报'>"
+        "<meta name='Author' content='张三'>"
+        "<meta name='PubDate' content='2021-04-08 16:20'><title>全市政法系统召开推进会</title>"
+        "</head><body><div class='title'>全市政法系统召开推进会</div>"
+        "<div class='source'>二〇二一年四月八日</div><div id='zoom'>"
+        "<p>本报讯(记者 张三 通讯员 李四)4月8日,全市政法系统召开推进会,安排部署下一阶段任务。</p>"
+        "<p>会议强调,要以更高标准、更严要求推进查纠整改,建立健全长效机制。</p></div></body></html>"
+    )
+    tree = parse_html(html)
+    paragraphs = [
+        "本报讯(记者 张三 通讯员 李四)4月8日,全市政法系统召开推进会,安排部署下一阶段任务。",
+        "会议强调,要以更高标准、更严要求推进查纠整改,建立健全长效机制。",
+    ]
+    md = extract_metadata(
+        tree,
+        url="http://x.gov.cn/art/2021/4/8/art_1_2.html",
+        fetched_at="2021-04-09T08:00:00+08:00",
+        lines=linearize(tree),
+        paragraphs=paragraphs,
+    )
+    assert md.source == "某某日报"  # the element named "source" holds only a date
+    assert md.authors == ["张三", "李四"]  # the meta tag names only the first
+    assert md.published_at == "2021-04-08T16:20:00+08:00"
