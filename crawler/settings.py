@@ -19,8 +19,10 @@ NEWSPIDER_MODULE = "crawler.spiders"  # where scrapy genspider writes
 # --- Politeness -------------------------------------------------------------
 # Contact shown in the User-Agent: set it to a mail address or project URL.
 CRAWLER_CONTACT = "https://github.com/zhengfa-crawler/zhengfa-crawler"
-# Honest User-Agent naming the project and a contact (built from CRAWLER_CONTACT).
-USER_AGENT = f"zhengfa-crawler/0.1 (research news collector; +{CRAWLER_CONTACT})"
+# Honest User-Agent naming the project and the contact; portal spiders rebuild it from
+# USER_AGENT_TEMPLATE when CRAWLER_CONTACT is set per run (-s CRAWLER_CONTACT=…).
+USER_AGENT_TEMPLATE = "zhengfa-crawler/0.1 (research news collector; +{contact})"
+USER_AGENT = USER_AGENT_TEMPLATE.format(contact=CRAWLER_CONTACT)
 ROBOTSTXT_OBEY = True  # robots.txt obeyed; see README for the policy on broken files
 # robots.txt answering 5xx or unreachable: "defer" skips the host this run, "allow" ignores it.
 ROBOTSTXT_UNAVAILABLE = "defer"

@@ -117,3 +117,27 @@ def test_scrapy_list_and_bad_definition_exit_status(tmp_path: Path) -> None:
     assert "demo_portal.toml: key 'colour': unknown key" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert not out.exists()
+
+
+def test_user_agent_names_the_contact_setting() -> None:
+    from scrapy.settings import Settings
+
+    from crawler.spiders.generic import GenericPortalSpider
+
+    settings = Settings()
+    settings.setmodule("crawler.settings")
+    settings.set("CRAWLER_CONTACT", "mailto:data-team@example.org", priority="cmdline")
+    GenericPortalSpider.update_settings(settings)
+    assert settings["USER_AGENT"] == (
+        "zhengfa-crawler/0.1 (research news collector; +mailto:data-team@example.org)"
+    )
+    default = Settings()
+    default.setmodule("crawler.settings")
+    GenericPortalSpider.update_settings(default)
+    assert default["USER_AGENT"].endswith("+https://github.com/zhengfa-crawler/zhengfa-crawler)")
+    # A User-Agent set outright is left alone.
+    custom = Settings()
+    custom.setmodule("crawler.settings")
+    custom.set("USER_AGENT", "MyLab crawler (ops@example.org)", priority="cmdline")
+    GenericPortalSpider.update_settings(custom)
+    assert custom["USER_AGENT"] == "MyLab crawler (ops@example.org)"

@@ -86,6 +86,13 @@ class BaseNewsSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
+        # A contact set for this run (above the project's priority) goes into the
+        # User-Agent, unless the User-Agent itself was set at that level or higher.
+        contact_priority = settings.getpriority("CRAWLER_CONTACT") or 0
+        template = settings.get("USER_AGENT_TEMPLATE")
+        if template and contact_priority > (settings.getpriority("USER_AGENT") or 0):
+            contact = str(settings.get("CRAWLER_CONTACT")).strip()
+            settings.set("USER_AGENT", str(template).format(contact=contact), contact_priority)
         replica = settings.get("REPLICA_URL")
         if replica:
             from crawler.replica.handler import install
