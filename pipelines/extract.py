@@ -524,18 +524,20 @@ def run_trafilatura(tree: HtmlElement) -> list[str]:
     return result.splitlines() if result else []
 
 
-def select_lines(tree: HtmlElement, selector: str | None) -> list[str]:
-    """Lines under the portal's CSS selector (all matches, in order)."""
+def select_elements(tree: HtmlElement, selector: str | None) -> list[HtmlElement]:
+    """Elements matching a portal's CSS selector; none for a missing or bad selector."""
     if not selector:
         return []
     try:
-        found = tree.cssselect(selector)
+        found: list[HtmlElement] = tree.cssselect(selector)
     except Exception:  # cssselect raises several types on a bad expression
         return []
-    out: list[str] = []
-    for el in found:
-        out.extend(element_lines(el))
-    return out
+    return found
+
+
+def select_lines(tree: HtmlElement, selector: str | None) -> list[str]:
+    """Lines under the portal's CSS selector (all matches, in order)."""
+    return [line for el in select_elements(tree, selector) for line in element_lines(el)]
 
 
 def density_lines(lines: Sequence[Line]) -> list[str]:

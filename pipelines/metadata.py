@@ -45,7 +45,7 @@ from dateutil import parser as du_parser
 from dateutil.relativedelta import relativedelta
 from lxml.html import HtmlElement
 
-from pipelines.extract import Line, element_lines, normalize_text
+from pipelines.extract import Line, element_lines, normalize_text, select_elements
 
 CHINA_TZ = timezone(timedelta(hours=8))
 MIN_YEAR = 1990  # no Chinese news portal published before this
@@ -756,13 +756,8 @@ def _is_info(line: Line) -> bool:
 
 
 def _selector_lines(tree: HtmlElement, selector: str | None) -> list[str]:
-    if not selector:
-        return []
-    try:
-        found = tree.cssselect(selector)
-    except Exception:  # cssselect raises several types on a bad expression
-        return []
-    return [" ".join(element_lines(el)) for el in found]
+    """One line per element matching the selector (its lines joined)."""
+    return [" ".join(element_lines(el)) for el in select_elements(tree, selector)]
 
 
 def extract_metadata(
