@@ -53,6 +53,23 @@ class CrawlResult:
         return [json.loads(line) for line in lines]
 
 
+def crawl_cmd(
+    site: str, replica_url: str, workdir: Path, *args: str, settings: dict[str, str] | None = None
+) -> list[str]:
+    """``scrapy crawl SITE`` against the replica, OUTPUT_DIR and STATE_DIR in ``workdir``."""
+    merged = {
+        **FAST,
+        "REPLICA_URL": replica_url,
+        "OUTPUT_DIR": str(workdir / "output"),
+        "STATE_DIR": str(workdir / "state"),
+        **(settings or {}),
+    }
+    cmd = [sys.executable, "-m", "scrapy", "crawl", site, *args]
+    for key, value in merged.items():
+        cmd += ["-s", f"{key}={value}"]
+    return cmd
+
+
 def crawl(
     site: str,
     replica_url: str,
@@ -61,20 +78,15 @@ def crawl(
     settings: dict[str, str] | None = None,
     timeout: float = 240.0,
 ) -> CrawlResult:
-    """Run ``scrapy crawl SITE`` against the replica with OUTPUT_DIR/STATE_DIR in ``workdir``."""
-    output_dir = workdir / "output"
-    merged = {
-        **FAST,
-        "REPLICA_URL": replica_url,
-        "OUTPUT_DIR": str(output_dir),
-        "STATE_DIR": str(workdir / "state"),
-        **(settings or {}),
-    }
-    cmd = [sys.executable, "-m", "scrapy", "crawl", site, *args]
-    for key, value in merged.items():
-        cmd += ["-s", f"{key}={value}"]
+    """Run :func:`crawl_cmd` to its end."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False, env=env
+        crawl_cmd(site, replica_url, workdir, *args, settings=settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
-    return CrawlResult(done.returncode, done.stdout, done.stderr, output_dir)
+    return CrawlResult(done.returncode, done.stdout, done.stderr, workdir / "output")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import crawlrun
 import pytest
 from scrapy.settings import Settings
 
@@ -26,14 +26,8 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "scfzw"
-# What makes a crawl of the loopback replica fast and deterministic; the rest is the real config.
-FAST = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "0",
-    "PAGE_WORKERS": "0",
-    "ROBOTSTXT_OBEY": "1",
-    "LOG_LEVEL": "INFO",
-}
+# crawlrun.FAST, plus page work in the crawl process: these runs are short and timed.
+FAST = {**crawlrun.FAST, "PAGE_WORKERS": "0"}
 
 
 @dataclass
@@ -61,17 +55,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def crawl_cmd(site: str, replica: str, work: Path, *args: str, **settings: str) -> list[str]:
-    merged = {
-        **FAST,
-        "REPLICA_URL": replica,
-        "OUTPUT_DIR": str(work / "output"),
-        "STATE_DIR": str(work / "state"),
-        **settings,
-    }
-    cmd = [sys.executable, "-m", "scrapy", "crawl", site, *args]
-    for key, value in merged.items():
-        cmd += ["-s", f"{key}={value}"]
-    return cmd
+    return crawlrun.crawl_cmd(site, replica, work, *args, settings={**FAST, **settings})
 
 
 def crawl(

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 SLOW = {
     "DOWNLOAD_DELAY": "0.4",
-    "RANDOMIZE_DOWNLOAD_DELAY": "0",
+    "DOWNLOAD_DELAY_JITTER": "0",
     "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
 }
 
