@@ -303,6 +303,11 @@ class FoundDate:
     invalid: bool = False
     relative: bool = False
     day_only: bool = False
+    precision: str | None = None  # "second", "minute" or "day": what the page gave
+
+    def __post_init__(self) -> None:
+        if self.precision is None and self.value:
+            self.precision = "day" if self.day_only else "second"
 
 
 _TIME = (
@@ -386,7 +391,7 @@ def _build(
             dt = datetime(y, m, d, int(hh), int(mm), int(ss or 0), tzinfo=tzinfo)
             if y < MIN_YEAR or dt > fetched + timedelta(days=1):
                 return FoundDate(None, invalid=True)
-            return FoundDate(_format(dt, True))
+            return FoundDate(_format(dt, True), precision="second" if ss is not None else "minute")
         day = date(y, m, d)
     except ValueError:
         return FoundDate(None, invalid=True)
@@ -448,7 +453,11 @@ def find_date(text: str, fetched: datetime, *, relative: bool = True) -> FoundDa
     if m:
         local = fetched.astimezone(CHINA_TZ)
         if m.group("now"):
-            return FoundDate(_format(local.replace(second=0, microsecond=0), True), relative=True)
+            return FoundDate(
+                _format(local.replace(second=0, microsecond=0), True),
+                relative=True,
+                precision="minute",
+            )
         if m.group("day"):
             back = {"今天": 0, "昨天": 1, "前天": 2}[m.group("day")]
             day = local - timedelta(days=back)
@@ -470,7 +479,11 @@ def find_date(text: str, fetched: datetime, *, relative: bool = True) -> FoundDa
         when = local - delta
         if unit in ("天", "周", "个月"):
             return FoundDate(_format(when.date(), False), relative=True, day_only=True)
-        return FoundDate(_format(when.replace(microsecond=0), True), relative=True)
+        return FoundDate(
+            _format(when.replace(microsecond=0), True),
+            relative=True,
+            precision="second" if unit == "秒" else "minute",
+        )
     return None
 
 
@@ -635,6 +648,7 @@ class Metadata:
     title: str | None = None
     original_title: str | None = None
     published_at: str | None = None
+    published_precision: str | None = None  # "second", "minute" or "day" (None with no date)
     source: str | None = None
     authors: list[str] = field(default_factory=list)
     editors: list[str] = field(default_factory=list)
@@ -863,7 +877,9 @@ def extract_metadata(
             break
 
     outside = [line for line in lines if line.text not in body_set]
-    out.published_at, date_flags = _pick_date(date_texts + info, outside, meta, url, fetched)
+    out.published_at, out.published_precision, date_flags = _pick_date(
+        date_texts + info, outside, meta, url, fetched
+    )
     out.flags += date_flags
     return out
 
@@ -882,8 +898,8 @@ def _pick_date(
     meta: dict[str, str],
     url: str,
     fetched: datetime,
-) -> tuple[str | None, list[str]]:
-    """The publish date: info lines, labelled lines outside the body, meta tags, the URL."""
+) -> tuple[str | None, str | None, list[str]]:
+    """The publish date and its precision: info lines, labelled lines, meta tags, the URL."""
     invalid = False
     visible: FoundDate | None = None
     for text in info:
@@ -933,10 +949,10 @@ def _pick_date(
     if chosen and chosen.value:
         if chosen.relative:
             flags.append("date_relative")
-        return chosen.value, flags
+        return chosen.value, chosen.precision, flags
     if invalid:
-        return None, ["date_invalid"]
+        return None, None, ["date_invalid"]
     from_url = date_from_url(url, fetched)
     if from_url:
-        return from_url, ["date_from_url"]
-    return None, ["no_date"]
+        return from_url, "day", ["date_from_url"]
+    return None, None, ["no_date"]
