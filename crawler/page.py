@@ -96,7 +96,7 @@ def process_page(page: PageItem) -> ArticleItem:
         url=page.url,
         fetched_at=page.fetched_at,
         lines=lines,
-        paragraphs=body.paragraphs,
+        paragraphs=body.with_credits,
         meta_lines=body.meta_lines,
         selectors=page.selectors,
         site_name=page.site_name,

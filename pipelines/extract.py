@@ -303,6 +303,15 @@ class Body:
     meta_lines: list[str] = field(default_factory=list)  # 责任编辑 / 来源 lines for metadata
     original_title: str | None = None
     truncated: bool = False  # a paywall / preview tail was cut
+    # Credit lines next to the body, not part of its text: "文/图 王五" before it,
+    # "(记者 张三)", "新京报记者 陆一夫" after it (read by the byline stage).
+    lead_credits: list[str] = field(default_factory=list)
+    trail_credits: list[str] = field(default_factory=list)
+
+    @property
+    def with_credits(self) -> list[str]:
+        """The paragraphs with the credit lines around them, in page order."""
+        return [*self.lead_credits, *self.paragraphs, *self.trail_credits]
 
     @property
     def chars(self) -> int:
@@ -612,30 +621,86 @@ def extract_body(
     """Body paragraphs of an article page (see module docstring for the order of methods)."""
     selectors = selectors or {}
     anchors = anchor_texts(tree)
-    chosen = Body()
-    candidates: list[tuple[str, list[str]]] = []
-    if selectors.get("body"):
-        candidates.append(("selector", select_lines(tree, selectors.get("body"))))
-    candidates.append(("trafilatura", []))
-    for method, found in candidates:
-        if method == "trafilatura":
-            found = run_trafilatura(tree)
-        body = clean_lines(found, title, anchors)
-        body.method = method
-        if body.chars >= MIN_EXTRACT_CHARS:
-            if method == "trafilatura":
-                body = _with_recall_check(body, tree, title, anchors, lines)
-            return _drop_header_credit(body, lines)
-        if body.chars > chosen.chars or (chosen.method == "none" and found):
-            chosen = body
     all_lines = lines if lines is not None else linearize(tree)
+    chosen = Body()
+    if selectors.get("body"):
+        body = clean_lines(select_lines(tree, selectors["body"]), title, anchors)
+        body.method = "selector"
+        if body.chars >= MIN_EXTRACT_CHARS:
+            return _split_credits(body)
+        chosen = body
+    spans = best_runs(all_lines, title) or [(0, 0)]
+    start, end = _extend_start(all_lines, spans[0][0]), spans[-1][1]
+    spans[0] = (start, spans[0][1])
+    run = clean_lines([line.text for a, b in spans for line in all_lines[a:b]], title, anchors)
+    run.method = "run"
+    _collect_around(run, all_lines, start, end, title)
+    if run.chars >= MIN_EXTRACT_CHARS or (
+        run.paragraphs and _follows_title(all_lines, start, title)
+    ):
+        return _split_credits(run)
+    if _longer(run, chosen):
+        chosen = run
+    body = clean_lines(run_trafilatura(tree), title, anchors)
+    body.method = "trafilatura"
+    if body.chars >= MIN_EXTRACT_CHARS:
+        return _split_credits(_with_recall_check(body, tree, title, anchors, all_lines))
+    if _longer(body, chosen):
+        chosen = body
     body = clean_lines(density_lines(all_lines), title, anchors)
     body.method = "density"
     # A short body the extractor did find is kept unless the dense block contains it:
     # a longer block elsewhere (a notice, a sidebar) is not this article.
     if body.chars > chosen.chars and (chosen.chars == 0 or _covers(body, chosen)):
-        return _drop_header_credit(body, all_lines)
-    return _drop_header_credit(chosen, all_lines)
+        return _split_credits(body)
+    return _split_credits(chosen)
+
+
+def _longer(body: Body, than: Body) -> bool:
+    """More text; with no text either way, more lines the rules removed (boilerplate only)."""
+    if body.chars != than.chars:
+        return body.chars > than.chars
+    return body.raw_chars > than.raw_chars
+
+
+# "(综合整理自…)", "(本文转自…)": a note on where the text comes from, after the body.
+_SOURCE_NOTE = re.compile(
+    r"^[(（][^()（）]{0,40}(?:综合|整理|编译|转自|转载|来源)[^()（）]{0,40}[)）]$"
+)
+
+
+# A credit in brackets closing the last sentence.
+_GLUED_CREDIT = re.compile(
+    r"(?<=[。!?”])\s*([(（](?:[\u4e00-\u9fff·]{2,4}(?:\s+[\u4e00-\u9fff·]{2,4}){0,3}"
+    r"|[^()（）]{0,12}(?:记者|通讯员|作者|文/|撰稿)[^()（）]{1,30})[)）])$"
+)
+
+
+def _split_credits(body: Body) -> Body:
+    """Credit lines opening or closing the paragraphs go to ``credits``, not the text."""
+    paras = body.paragraphs
+    lead: list[str] = []
+    while len(paras) > 1 and is_credit_line(paras[0]):
+        lead.append(paras.pop(0))
+    trail: list[str] = []
+    if paras:
+        glued = _GLUED_CREDIT.search(paras[-1])
+        if glued:  # "…换新iPhone。(李楠)", "…召开。(记者 张三)"
+            trail.append(glued.group(1))
+            paras[-1] = paras[-1][: glued.start(1)]
+    while len(paras) > 1 and len(trail) < 4:
+        last = paras[-1]
+        m = _ORIGINAL_TITLE_NOTE.match(last)
+        if m:
+            body.original_title = body.original_title or m.group(1)
+        elif not (is_credit_line(last) or _SOURCE_NOTE.match(last)):
+            break
+        else:
+            trail.insert(0, last)
+        paras.pop()
+    body.lead_credits = [*body.lead_credits, *lead]
+    body.trail_credits = [*trail, *body.trail_credits]
+    return body
 
 
 def _covers(outer: Body, inner: Body) -> bool:
@@ -645,30 +710,330 @@ def _covers(outer: Body, inner: Body) -> bool:
     return covered >= inner.chars * 0.9
 
 
-_HEADER_CREDIT = re.compile(r"^[^。,:]{0,12}?(?:记者|通讯员)\s*[\u3400-\u9fff]")
+# --- The article as the best run of prose lines --------------------------------------
+
+# Sentence punctuation: a line carrying one is prose, not a menu entry or a widget.
+_PROSE_PUNCT = re.compile(r"[。,;!?、“”]")
+_HEADING_TAGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
+# A line that no article runs through: end-of-article boilerplate and site notices.
+_HARD_BREAK = re.compile(
+    r"版权与信息产品内容销售的声明|^版权声明|^免责声明|ICP\s*备|ICP证|公网安备|网络文化经营许可证"
+    r"|互联网信息服务许可证|网站标识码|Copyright|版权所有|网友评论仅供|评论仅代表网友|举报邮箱|违法和不良信息举报"
+    r"|^(?:【|\[)?(?:上一篇|下一篇|上一条|下一条)"
+    r"|^.{0,12}(?:条评论|网友评论|发表评论|热门评论|最新评论|全部评论|我来说两句|我有话说|人参与)"
+    r"|^(?:标签|关键词|关键字|文章关键词|Tags?)\s*[::]?\s*\S|^(?:特别)?声明\s*[::]|^(?:Notice|Disclaimer)\s*:"
+)
+# The heading of a box of links: ends a run, though the article may go on after the box.
+_RELATED_HEADING = re.compile(
+    r"^(?:【|\[)?(?:相关新闻|相关阅读|相关链接|相关文章|相关稿件|延伸阅读|推荐阅读|热点推荐|猜你喜欢|热门推荐"
+    r"|精彩推荐|更多精彩|为你推荐|为您推荐|热门文章|热点新闻|大家都在看|今日推荐|点击排行|排行榜)"
+)
+# Words of a site's own notices; three different ones in a line make it a notice.
+_SITE_NOTICE = re.compile(r"本网|本站|网站|转载|联系|版权|免责|声明|侵权|授权|管理员")
+# Score of a line that breaks any run.
+_BREAK = -1000.0
 
 
-def _drop_header_credit(body: Body, lines: Sequence[Line] | None) -> Body:
-    """Drop a leading ``XX新闻记者 张三`` that sits with the date line in the page header.
+def line_score(
+    line: Line, title_key: str = "", zones: dict[HtmlElement, bool] | None = None
+) -> float:
+    """How much a line adds to the article run it is part of.
 
-    A credit inside the article (``本报讯(记者…)``, ``记者 张三 报道`` as the first
-    paragraph of the body container) stays; one that shares its parent element
-    with the info line is byline, not text.
+    Prose (non-link text with sentence punctuation, or long) counts its
+    characters; link lines count against the run by their length; short
+    unpunctuated lines (captions, subheads, widgets) cost a little, so a run
+    bridges them but does not start or end on them.  Prose inside a block named
+    for comments, sidebars, related links or footers counts against the run.
     """
-    if not body.paragraphs or lines is None:
-        return body
-    first = body.paragraphs[0]
-    if len(first) > 40 or "。" in first or not _HEADER_CREDIT.match(first):
-        return body
-    for i, line in enumerate(lines):
-        if line.text != first:
-            continue
-        parent = line.owner.getparent()
-        near = lines[max(0, i - 3) : i + 4]
-        if parent is not None and any(
-            other is not line and other.owner.getparent() is parent and is_info_line(other.text)
-            for other in near
+    text = line.text
+    n = len(text)
+    if (_HARD_BREAK.search(text) or _RELATED_HEADING.search(text)) and n <= 120:
+        return _BREAK
+    if (
+        len(set(_SITE_NOTICE.findall(text))) >= 3
+        or (_DISCLAIMER.search(text) and n <= 150)
+        or (_PROMO.search(text) and n <= 150)
+    ):
+        return -float(max(n, 30))  # "本网站所刊登的信息仅供参考", "扫描二维码", "【点击投票】"
+    if (title_key and _key(text) == title_key) or line.owner.tag in _HEADING_TAGS:
+        return -30.0
+    if is_info_line(text):
+        return -10.0
+    if line.link_chars >= n * 0.5:
+        return -float(max(n, 4))
+    own = n - line.link_chars
+    if n <= 40 and _CAPTION.search(text):
+        return -3.0
+    if (own >= 8 and _PROSE_PUNCT.search(text)) or own >= 40:
+        value = float(own) if _PROSE_PUNCT.search(text) else own * 0.5
+        if _LEAD_BOX.match(text) or (zones is not None and outside_article(line.owner, zones)):
+            return -value / 2
+        return value
+    if _LEAD_IN.match(text) or _END_MARK.match(text):
+        return 1.0
+    return -3.0
+
+
+# Notices and promotions next to articles, in any site's words.
+_DISCLAIMER = re.compile(
+    r"不代表.{0,24}(?:观点|立场)|仅代表.{0,24}(?:观点|立场)|^[(（]?本文(?:来自|转自|系|为.{0,24}原创)"
+    r"|未经.{0,12}(?:允许|授权|许可).{0,12}(?:不得|禁止|严禁)|请读者仅作参考|自行承担.{0,8}责任"
+    r"|下载.{0,16}(?:APP|App|app|客户端)|扫描.{0,12}二维码|扫码.{0,8}(?:关注|下载)|二维码.{0,8}关注"
+    r"|关注.{0,24}(?:微信|公众号|微博)|微信(?:中)?搜|^(?:特别)?声明\s*[::]"
+)
+# Calls to action, teasers cut with "...", "返回首页>>" links.
+_PROMO = re.compile(
+    r"【\s*点击[^】]{0,8}】|点击(?:投票|进入|查看|阅读|下载|购买|报名|关注)|(?<!\.)\.\.\.$|>>\s*$|»\s*$"
+)
+# A summary box above the article: "摘要:…", "划重点:…".
+_LEAD_BOX = re.compile(r"^[【\[]?(?:摘要|导读|内容提要|内容摘要|核心提示|划重点)[】\]]?\s*[::]")
+# An image caption or photo credit: "共享充电宝。视觉中国资料", "新华社记者 张三 摄".
+_CAPTION = re.compile(r"(?:资料图?|供图|图片来源\S*|视觉中国|摄|图)\s*[)）]?$")
+
+# Class and id words of blocks that hold no article text (Readability's "unlikely
+# candidates", with the pinyin that Chinese templates use), and of those that do.
+_OUTSIDE_WORDS = frozenset(
+    [
+        "ad",
+        "ads",
+        "adv",
+        "side",
+        "tag",
+        "tags",
+        "hot",
+        "nav",
+        "rank",
+        "share",
+        "login",
+        "pager",
+        "lead",
+        "mask",
+        "weui",
+    ]
+)
+_OUTSIDE_PREFIXES = (
+    "comment",
+    "cmt",
+    "reply",
+    "replies",
+    "pinglun",
+    "remark",
+    "related",
+    "relate",
+    "recommend",
+    "tuijian",
+    "xiangguan",
+    "xgwz",
+    "sidebar",
+    "aside",
+    "footer",
+    "foot",
+    "bottom",
+    "copyright",
+    "social",
+    "paihang",
+    "breadcrumb",
+    "crumb",
+    "menu",
+    "banner",
+    "advert",
+    "sponsor",
+    "popup",
+    "toolbar",
+    "keyword",
+    "pagination",
+    "header",
+)
+_INSIDE_WORDS = frozenset(["con", "txt", "zw", "zhengwen"])
+_INSIDE_PREFIXES = (
+    "article",
+    "content",
+    "post",
+    "text",
+    "zoom",
+    "detail",
+    "main",
+    "body",
+    "entry",
+    "story",
+    "trs_",
+    "rich_media",
+    "newstext",
+    "news_txt",
+    "artibody",
+    "wzxq",
+)
+_TOKEN_SPLIT = re.compile(r"[\s_\-]+")
+
+
+def _zone_of(el: HtmlElement) -> bool | None:
+    """True: named for article text; False: for comments, sidebars, footers; None: neither."""
+    if el.tag in ("footer", "aside", "nav"):
+        return False
+    names = f"{el.get('class', '')} {el.get('id', '')}".lower()
+    if not names.strip():
+        return None
+    # The first telling word decides: "comment-content" is a comment, "content_more" text.
+    for token in _TOKEN_SPLIT.split(names):
+        if token in _OUTSIDE_WORDS or token.startswith(_OUTSIDE_PREFIXES):
+            return False
+        if token in _INSIDE_WORDS or token.startswith(_INSIDE_PREFIXES):
+            return True
+    return None
+
+
+def outside_article(el: HtmlElement | None, zones: dict[HtmlElement, bool]) -> bool:
+    """The nearest named ancestor of ``el`` is a comment / sidebar / footer block.
+
+    ``zones`` caches the verdict per element (keyed by the element itself, which
+    keeps lxml's proxy alive and so its identity stable).
+    """
+    seen: list[HtmlElement] = []
+    verdict = False
+    while el is not None:
+        if el in zones:
+            verdict = zones[el]
+            break
+        seen.append(el)
+        zone = _zone_of(el)
+        if zone is not None:
+            verdict = not zone
+            break
+        el = el.getparent()
+    for known in seen:
+        zones[known] = verdict
+    return verdict
+
+
+# "同志们:", "各位代表:": a salutation opening a speech; "(完)": a wire story's end mark.
+_LEAD_IN = re.compile(r"^[\u4e00-\u9fff、]{2,12}[::]$")
+_END_MARK = re.compile(r"^[(（【\[]\s*(?:全文)?完\s*[)）】\]]$")
+# A credit line: who wrote or photographed the piece, not article text.
+_CREDIT_WORDS = re.compile(
+    r"记者|通讯员|实习生|撰稿|撰文|采写|作者|编辑|责编|校对|摄影|供稿"
+    r"|^[(（]?\s*(?:文|图|文/图|图/文|文图)\s*[/:|丨]|摄\s*[)）]?$"
+)
+_NAME_ONLY = re.compile(r"^[(（]\s*[\u4e00-\u9fff·]{2,4}(?:\s+[\u4e00-\u9fff·]{2,4}){0,3}\s*[)）]$")
+_ORIGINAL_TITLE_NOTE = re.compile(r"^[(（]\s*原题(?:为|是)?\s*[::]?\s*《(.+)》\s*[)）]$")
+
+
+def is_credit_line(text: str) -> bool:
+    """A short line naming the people behind the piece (``(记者 张三)``, ``文/图 王五``)."""
+    if len(text) > 60 or "。" in text or _LABEL_COLON.search(text) or is_info_line(text):
+        return False  # labelled and date lines are read from the page by the byline stage
+    return bool(_CREDIT_WORDS.search(text) or _NAME_ONLY.match(text))
+
+
+def _extend_start(lines: Sequence[Line], start: int) -> int:
+    """Take in up to three short lines just before the run that sit in the body's own block.
+
+    A run cannot start on a line that costs it (a subhead, "下周一,"); one that
+    shares the first paragraph's parent and is plain text (no link, label, credit
+    or caption) is the article's opening all the same.
+    """
+    if start >= len(lines):
+        return start
+    parent = lines[start].owner.getparent()
+    for _ in range(3):
+        if start == 0:
+            break
+        prev = lines[start - 1]
+        text = prev.text
+        if (
+            prev.owner.getparent() is not parent
+            or prev.link_chars
+            or len(text) > 40
+            or prev.owner.tag in _HEADING_TAGS
+            or line_score(prev) < -3
+            or is_credit_line(text)
+            or _CAPTION.search(text)
+            or _LABEL_COLON.search(text)
         ):
-            body.meta_lines.append(body.paragraphs.pop(0))
-        break
-    return body
+            break
+        start -= 1
+    return start
+
+
+def _follows_title(lines: Sequence[Line], start: int, title: str | None) -> bool:
+    """The run starts within a few lines after the headline."""
+    key = _key(title)
+    if not key:
+        return False
+    return any(_key(line.text) == key for line in lines[max(0, start - 6) : start])
+
+
+def best_runs(lines: Sequence[Line], title: str | None = None) -> list[tuple[int, int]]:
+    """The article as ``(start, end)`` spans of ``lines`` (end exclusive).
+
+    The first span is the run of lines with the highest total score (the
+    maximum-sum segment).  A box of links or a widget inside the article ends
+    that run; when prose goes on after it in the same block (the same parent
+    element as the run's last line), within a dozen lines and before any end of
+    article (copyright, 上一篇, a declaration), that prose is the article's
+    continuation and joins as another span.
+    """
+    title_key = _key(title)
+    zones: dict[HtmlElement, bool] = {}
+    scores = [line_score(line, title_key, zones) for line in lines]
+    best, span = 0.0, (0, 0)
+    total, start = 0.0, 0
+    for i, score in enumerate(scores):
+        if total <= 0:
+            total, start = 0.0, i
+        total += score
+        if total > best:
+            best, span = total, (start, i + 1)
+    spans = [span] if span[1] > span[0] else []
+    while spans:
+        end = spans[-1][1]
+        parent = lines[end - 1].owner.getparent()
+        j = end
+        while j < len(lines) and j - end < 12 and scores[j] <= 0:
+            if scores[j] == _BREAK and not _RELATED_HEADING.search(lines[j].text):
+                return spans  # the end of the article
+            j += 1
+        if j >= len(lines) or scores[j] <= 0 or lines[j].owner.getparent() is not parent:
+            return spans
+        total, more, k = 0.0, 0.0, j
+        stop = j
+        while k < len(lines) and scores[k] != _BREAK:
+            total += scores[k]
+            if total > more:
+                more, stop = total, k + 1
+            if total <= 0:
+                break
+            k += 1
+        if more < 60:
+            return spans
+        spans.append((j, stop))
+    return spans
+
+
+def _collect_around(
+    body: Body, lines: Sequence[Line], start: int, end: int, title: str | None
+) -> None:
+    """Credit, 责任编辑 and 原题 lines just before and after the run go to the byline stage."""
+    title_key = _key(title)
+    lead: list[str] = []
+    for line in reversed(lines[max(0, start - 4) : start]):
+        text = _WIDGET_PREFIX.sub("", line.text)
+        if (title_key and _key(text) == title_key) or line_score(line) == _BREAK:
+            break
+        if line.link_chars < len(text) * 0.5 and is_credit_line(text):
+            lead.insert(0, text)
+    trail: list[str] = []
+    for line in lines[end : end + 8]:
+        text = _WIDGET_PREFIX.sub("", line.text)
+        if line_score(line) == _BREAK or (line_score(line) > 20 and not is_credit_line(text)):
+            break
+        if line.link_chars >= len(text) * 0.5:
+            continue
+        m = _ORIGINAL_TITLE_NOTE.match(text) or _ORIGINAL_TITLE.match(text)
+        if m:
+            body.original_title = body.original_title or m.group(1)
+        elif _META_LINE.match(text) and len(text) <= 80:
+            body.meta_lines.append(text)
+        elif is_credit_line(text):
+            trail.append(text)
+    body.lead_credits = lead
+    body.trail_credits = trail

@@ -18,7 +18,7 @@ from pipelines.extract import (
 
 P1 = "7月14日,辽宁省社会治理工作会议在沈阳召开。省委书记出席会议并讲话,省长主持会议。"
 P2 = "会议指出,要加强系统治理、依法治理、综合治理、源头治理,不断提高社会治理社会化、法治化水平。"
-P3 = "会议以电视电话会议形式召开,各市、县(市、区)和沈抚示范区设分会场。(辽宁日报记者 杨忠厚)"
+P3 = "会议以电视电话会议形式召开,各市、县(市、区)和沈抚示范区设分会场。"
 
 
 def test_copyright_declaration_with_its_heading_is_cut() -> None:
@@ -253,7 +253,7 @@ def test_a_bad_or_empty_selector_falls_back() -> None:
     tree = parse_html(html)
     assert select_lines(tree, "div..bad") == []
     body = extract_body(tree, selectors={"body": "#missing"})
-    assert body.method == "trafilatura"
+    assert body.method == "run"
     assert body.paragraphs == [P1, P2, P3]
 
 
@@ -279,7 +279,7 @@ def test_empty_and_garbage_documents() -> None:
         assert body.paragraphs == []
 
 
-def test_density_block_replaces_a_partial_trafilatura_result() -> None:
+def test_a_paragraph_group_in_its_own_box_stays_in_the_run() -> None:
     paras = [
         f"第{i}段。会议指出,要坚持以人民为中心的发展思想,不断完善社会治理体系,维护社会稳定。"
         for i in range(6)
@@ -287,12 +287,12 @@ def test_density_block_replaces_a_partial_trafilatura_result() -> None:
     html = (
         "<html><body><h1>标题</h1><div class='article'><p>"
         + "</p><p>".join(paras[:2])
-        + "</p><div class='comment-box'><p>"
+        + "</p><div class='box-x'><p>"
         + "</p><p>".join(paras[2:])
         + "</p></div></div><div class='foot'>版权所有</div></body></html>"
     )
     body = extract_body(parse_html(html), title="标题")
-    assert (body.method, body.paragraphs) == ("density", paras)
+    assert (body.method, body.paragraphs) == ("run", paras)
 
 
 def test_header_credit_next_to_the_date_line_is_not_text() -> None:
@@ -305,10 +305,10 @@ def test_header_credit_next_to_the_date_line_is_not_text() -> None:
     tree = parse_html(html)
     body = extract_body(tree, title="全省政法工作会议召开", lines=linearize(tree))
     assert body.paragraphs == [P1, P2, P3]
-    assert "澎湃新闻记者 刘名洋" in body.meta_lines
+    assert body.lead_credits == ["澎湃新闻记者 刘名洋"]
 
 
-def test_credit_as_the_first_paragraph_of_the_body_stays() -> None:
+def test_a_credit_line_opening_the_body_is_a_credit_not_text() -> None:
     html = (
         "<html><body><h1>全省政法工作会议召开</h1><div class='info'>2023-06-12 09:27</div>"
         "<div class='txt'><p>记者 周密 韩雪 报道</p><p>"
@@ -317,7 +317,8 @@ def test_credit_as_the_first_paragraph_of_the_body_stays() -> None:
     )
     tree = parse_html(html)
     body = extract_body(tree, title="全省政法工作会议召开", lines=linearize(tree))
-    assert body.paragraphs == ["记者 周密 韩雪 报道", P1, P2, P3]
+    assert body.paragraphs == [P1, P2, P3]
+    assert body.with_credits == ["记者 周密 韩雪 报道", P1, P2, P3]
 
 
 def test_widget_prefix_and_link_rows() -> None:
@@ -340,9 +341,12 @@ def test_a_short_body_is_not_replaced_by_a_longer_block_elsewhere(
     monkeypatch.setattr(extract_module, "run_trafilatura", lambda tree: [short])
     body = extract_body(parse_html(html), title="全省政法工作会议召开")
     assert body.paragraphs == [short]
-    # when it found nothing, the densest block is all there is
+    # when it found nothing, the run of prose after the headline is still the article
     monkeypatch.setattr(extract_module, "run_trafilatura", lambda tree: [])
-    assert extract_body(parse_html(html)).paragraphs == [notice, notice]
+    assert extract_body(parse_html(html)).paragraphs == [short]
+    # and a page that holds only the notice gives the densest block: all there is
+    only = f"<html><body><div class='side'><p>{notice}</p><p>{notice}</p></div></body></html>"
+    assert extract_body(parse_html(only)).paragraphs == [notice, notice]
 
 
 def test_spans_inside_a_sentence_do_not_break_it() -> None:

@@ -138,7 +138,7 @@ def test_seed_records_follow_the_contract() -> None:
     assert (seed0["source"], seed0["authors"]) == ("辽宁日报", ["杨忠厚"])
     assert (seed0["editors"], seed0["responsible_editors"]) == (["王巍"], ["李胜兰"])
     assert str(seed0["text"]).startswith("7月14日,辽宁省社会治理工作会议在沈阳召开。")
-    assert str(seed0["text"]).endswith("和沈抚示范区设分会场。(辽宁日报记者 杨忠厚)")
+    assert str(seed0["text"]).endswith("和沈抚示范区设分会场。")  # the credit is byline
     seed1 = article_of("dali", "seed001")
     assert (seed1["published_at"], seed1["source"], seed1["authors"]) == (
         "2020-06-23T11:12:00+08:00",
@@ -189,7 +189,11 @@ def test_converter_pages_convert_back_to_the_manifest_text(replica_server) -> No
         text = "\n".join(
             unicodedata.normalize("NFKC", back.convert(PINYIN.sub("", p))) for p in paragraphs
         )
-        assert text.replace("\u3000", "").replace("  ", "") == article["text"]
+        text = text.replace("\u3000", "").replace("  ", "")
+        # the page may close with a reporter's credit, which the record keeps as byline
+        assert text.startswith(article["text"])
+        rest = text[len(article["text"]) :]
+        assert not rest or re.fullmatch(r"\([^()]{0,12}记者[^()]{1,20}\)", rest), rest
         checked += 1
     assert checked >= 5
 

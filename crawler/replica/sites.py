@@ -31,6 +31,7 @@ import gzip
 import itertools
 import json
 import random
+import re
 import threading
 import tomllib
 import unicodedata
@@ -290,10 +291,21 @@ class Site:
 
     # -- ground truth ---------------------------------------------------------
     def expected_text(self, article: Article) -> str | None:
-        """The record's text, NFKC; None when only its start and end are known."""
+        """The record's text, NFKC; None when only its start and end are known.
+
+        A reporter's credit closing the last paragraph (``…设分会场。(辽宁日报记者
+        杨忠厚)``) is byline, not text: the record's text ends before it.
+        """
         if article.verbatim:
             return None
-        return "\n".join(_nfkc(p) for p in article.paragraphs)
+        paragraphs = [_nfkc(p) for p in article.paragraphs]
+        if paragraphs:
+            paragraphs[-1] = _CLOSING_CREDIT.sub("", paragraphs[-1])
+        return "\n".join(paragraphs)
+
+
+# "(国际在线记者 孙博)" after the last sentence (NFKC brackets).
+_CLOSING_CREDIT = re.compile(r"(?<=[。!?”])\([^()]{0,12}记者[^()]{1,20}\)$")
 
 
 def _load_articles(site: str, directory: Path) -> list[Article]:
