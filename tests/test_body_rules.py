@@ -58,9 +58,10 @@ def test_related_links_and_a_hot_list_after_the_article_are_not_text() -> None:
 
 
 def test_reader_comments_after_the_article_are_not_text() -> None:
+    said = "这篇报道写得很好,基层治理就应该这样抓,希望各地都能学习借鉴,真正落到实处。"
     comments = "".join(
         f"<div class='comment-item'><a class='user'>网友{i}</a>"
-        f"<div class='comment-txt'>这篇报道写得很好,基层治理就应该这样抓,希望各地都能学习借鉴,真正落到实处。</div>"
+        f"<div class='comment-txt'>{said}</div>"
         "<span>3小时前</span><a>回复</a> <a>赞</a></div>"
         for i in range(6)
     )
