@@ -1,11 +1,13 @@
-"""Byline: labels, names, source / authors / editors, credits and class hints.
+"""Byline: source / authors / editors from labels, credits, class hints.
 
-Label mapping (decided for Chinese portals):
-来源/稿源/出处/信息来源/文章来源 → source; 作者/记者/撰稿/通讯员 (and 文 in
-``文/图`` credits) → authors; 编辑/编辑人/网络编辑/一审/初审 → editors;
-责任编辑/责编/审核/审校/二审/三审/终审/复审 → responsible_editors (the people who
-sign the article off).  校对 (proof-reading) is recognised and ignored: a
-proof-reader is neither author nor editor of the piece.
+The words come from ``pipelines/data/vocab.toml`` (``pipelines.vocab``), the
+same list the body stage uses to cut credit lines from the text.  Label
+mapping (decided for Chinese portals): 来源/稿源/出处/信息来源/文章来源 → source;
+作者/记者/撰稿/通讯员/采写 (and 文 in ``文/图`` credits) → authors;
+编辑/编辑人/网络编辑/一审/初审 → editors; 责任编辑/责编/审核/审校/二审/三审/终审/
+复审/审签 → responsible_editors (the people who sign the article off).  校对
+(proof-reading) and 摄影 are recognised and ignored: a proof-reader or a
+photographer is neither author nor editor of the piece.
 
 The label grammar and name cleaning are hand-written: no library parses
 Chinese bylines.
@@ -21,71 +23,28 @@ from lxml.html import HtmlElement
 
 from pipelines.dates import ANY_DATE, CN_DATE
 from pipelines.normalize import normalize_text
+from pipelines.vocab import (
+    FIELD_OF_LABEL,
+    LABEL_RE,
+    NOT_NAMES,
+    NOT_SOURCES,
+    ROLE_OF_WORD,
+    ROLE_WORDS,
+)
 
 # --- Labels -----------------------------------------------------------------------
 
-_FIELD_OF_LABEL: dict[str, str] = {}
-for _labels, _field in (
-    ("来源 稿源 出处 信息来源 文章来源 新闻来源 转载来源 来源单位 Source", "source"),
-    ("作者 记者 撰稿 撰稿人 通讯员 撰文 供稿人", "author"),
-    ("编辑 编辑人 网络编辑 一审 初审 值班编辑", "editor"),
-    ("责任编辑 责编 审核 审校 二审 三审 终审 复审 审签", "resp"),
-    ("发布时间 发布日期 发表时间 发表日期 时间 日期 发文日期 更新时间 成文日期", "date"),
-    (
-        "校对 摄影 摄像 浏览次数 浏览 点击数 点击 阅读 阅读数 访问量 字体 字号 分享 关键词 主题词",
-        "skip",
-    ),
-):
-    for _label in _labels.split():
-        _FIELD_OF_LABEL[_label] = _field
-
-LABEL_RE = re.compile(
-    "(?P<label>" + "|".join(sorted(_FIELD_OF_LABEL, key=len, reverse=True)) + r")\s*[::]"
-)
 # Where a value stops besides the next label.
 _VALUE_END = re.compile(r"\s{2,}|[|丨•●■◆◇★☆▪【\[]|\s·\s")
 LINE_COPYRIGHT = re.compile(r"Copyright|©|版权|ICP|公网安备|许可证", re.I)
 
 # --- Names --------------------------------------------------------------------------
 
-_ROLE_WORDS = (
-    "首席记者|特约记者|见习记者|实习记者|全媒体记者|融媒体记者|记者|通讯员|实习生|"
-    "特约撰稿人|撰稿人|撰稿|撰文|特约评论员|评论员|责任编辑|网络编辑|编辑|责编|摄影|摄像|供稿"
-)
-_ROLE_PREFIX = re.compile(rf"^.*?(?:{_ROLE_WORDS})")
+_ROLE_PREFIX = re.compile(rf"^.*?(?:{ROLE_WORDS})")
 _NAME_SUFFIX = re.compile(r"(?:摄影报道|报道组|报道|采写|整理|供稿|/图|摄|等)$")
 _NAME_SPLIT = re.compile(r"[\s、,;/|]+")
 _CJK_NAME = re.compile(r"^[\u3400-\u9fff\U00020000-\U0002ffff·]{2,6}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z.'\- ]{1,30}$")
-_NOT_NAMES = frozenset(
-    [
-        "本报",
-        "本网",
-        "本台",
-        "本刊",
-        "佚名",
-        "未知",
-        "匿名",
-        "暂无",
-        "不详",
-        "管理员",
-        "admin",
-        "综合",
-        "网站",
-        "编辑部",
-        "通讯员",
-        "记者",
-        "报道",
-        "新华社",
-        "来源",
-        "作者",
-        "编辑",
-        "本站",
-        "系统管理员",
-        "网友",
-        "无",
-    ]
-)
 _ORG_WORDS = re.compile(
     r"政府|办公室|委员会|人民|中心|日报|晚报|新闻|网站|法院|检察院|公安|政法|宣传|部门|党委|县委|市委|"
     r"省委|研究|协会|集团|公司|融媒|电视|广播|杂志|在线|频道|客户端|消息|综合|整理|编译|转载|图片|视频"
@@ -104,10 +63,10 @@ def clean_name(token: str) -> str | None:
     token = _trim(token, " :()[]【】<>《》\"“”'")
     if not token:
         return None
-    if re.search(_ROLE_WORDS, token):
+    if re.search(ROLE_WORDS, token):
         token = _ROLE_PREFIX.sub("", token)
     token = _trim(_NAME_SUFFIX.sub("", token), " :")
-    if not token or token in _NOT_NAMES:
+    if not token or token in NOT_NAMES:
         return None
     if _CJK_NAME.match(token):
         if _ORG_WORDS.search(token):
@@ -117,7 +76,7 @@ def clean_name(token: str) -> str | None:
         if len(token) == 3 and re.search(r"[网报社台局委厅院部办]$", token):
             return None
         return token
-    if _LATIN_NAME.match(token) and token.lower() not in _NOT_NAMES:
+    if _LATIN_NAME.match(token) and token.lower() not in NOT_NAMES:
         return token.strip()
     return None
 
@@ -128,7 +87,13 @@ def parse_names(value: str | None) -> list[str]:
         return []
     names: list[str] = []
     value = re.sub(r"\([^()]*\)|（[^（）]*）", " ", value)  # 张三(实习生), 李四(XX大学教授)
-    tokens = _NAME_SPLIT.split(value)
+    tokens: list[str] = []
+    for piece in _LIST_SPLIT.split(value):
+        piece = piece.strip()
+        if _LATIN_FULL_NAME.match(piece):
+            tokens.append(piece)  # "Demi Xia": one name, not two
+        else:
+            tokens += _NAME_SPLIT.split(piece)
     # Two-character names padded to three columns: "王　伟" (NFKC: "王 伟").
     merged: list[str] = []
     for token in tokens:
@@ -144,6 +109,9 @@ def parse_names(value: str | None) -> list[str]:
 
 
 _ONE_CJK = re.compile(r"^[\u3400-\u9fff]$")
+_LIST_SPLIT = re.compile(r"[、,;/|]+|\s{2,}")
+# Given name and family name of a Latin-script name, at most four words.
+_LATIN_FULL_NAME = re.compile(r"^[A-Z][A-Za-z.'\-]*(?: [A-Z][A-Za-z.'\-]*){1,3}$")
 
 
 # --- Bylines -----------------------------------------------------------------------
@@ -180,7 +148,7 @@ def clean_source(value: str) -> str | None:
     value = _trim(value.split(" ", 1)[0], " :,;|()")
     if not value or len(value) > 40 or re.search(r"[。,“”!?]", value):
         return None
-    if value in {"无", "暂无", "未知", "本站", "原创", "本网", "不详", "佚名", "来源", "admin"}:
+    if value in NOT_SOURCES:
         return None
     return value
 
@@ -190,7 +158,7 @@ def parse_byline(line: str) -> Byline:
     byline = Byline()
     matches = list(LABEL_RE.finditer(line))
     for i, m in enumerate(matches):
-        kind = _FIELD_OF_LABEL[m.group("label")]
+        kind = FIELD_OF_LABEL[m.group("label")]
         end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
         raw = line[m.end() : end]
         byline.labels.add(kind)
@@ -199,23 +167,20 @@ def parse_byline(line: str) -> Byline:
                 byline.source = clean_source(raw)
             credit = _CREDIT_ROLES.search(raw)
             if credit:  # "来源:新华社 记者 张三"
-                found, _ = parse_credit(raw[credit.start() :])
+                found = parse_credit(raw[credit.start() :]).authors
                 byline.authors += [n for n in found if n not in byline.authors]
         elif kind == "author":
             byline.authors += [n for n in parse_names(_clean_value(raw)) if n not in byline.authors]
         elif kind == "editor":
             byline.editors += [n for n in parse_names(_clean_value(raw)) if n not in byline.editors]
-        elif kind == "resp":
+        elif kind == "responsible_editor":
             byline.responsible_editors += [
                 n for n in parse_names(_clean_value(raw)) if n not in byline.responsible_editors
             ]
     return byline
 
 
-_CREDIT_ROLES = re.compile(
-    r"(首席记者|特约记者|见习记者|实习记者|全媒体记者|融媒体记者|记者|通讯员|实习生|特约撰稿人|撰稿人|撰稿"
-    r"|摄影|摄像|责任编辑|编辑|责编)"
-)
+_CREDIT_ROLES = re.compile(f"({ROLE_WORDS})")
 _PAREN = re.compile(r"[(（]([^()（）]{2,60})[)）]")
 _WEN_TU = re.compile(
     r"^[(（]?\s*(?:文\s*/\s*图|图\s*/\s*文|文字|撰文|文)\s*(?:[/:|丨]\s*|\s+)"
@@ -223,18 +188,20 @@ _WEN_TU = re.compile(
 )
 
 
-def parse_credit(text: str) -> tuple[list[str], list[str]]:
-    """(authors, editors) from a credit: ``辽宁日报记者 杨忠厚``, ``记者 张三 通讯员 李四``."""
+def parse_credit(text: str) -> Byline:
+    """Authors and editors from a credit: ``辽宁日报记者 杨忠厚``, ``记者 张三 通讯员 李四``."""
     parts = _CREDIT_ROLES.split(text)
-    authors: list[str] = []
-    editors: list[str] = []
+    found = Byline()
+    targets = {
+        "author": found.authors,
+        "editor": found.editors,
+        "responsible_editor": found.responsible_editors,
+    }
     for role, value in zip(parts[1::2], parts[2::2], strict=False):
-        names = parse_names(value)
-        if role in ("摄影", "摄像"):
-            continue
-        target = editors if "编" in role else authors
-        target += [n for n in names if n not in target]
-    return authors, editors
+        target = targets.get(ROLE_OF_WORD[role])
+        if target is not None:
+            target += [n for n in parse_names(value) if n not in target]
+    return found
 
 
 def body_credits(paragraphs: Sequence[str]) -> list[str]:
@@ -259,7 +226,7 @@ def body_credits(paragraphs: Sequence[str]) -> list[str]:
     for spot in spots:
         if not re.search(r"记者|通讯员|撰稿", spot):
             continue
-        found, _ = parse_credit(spot)
+        found = parse_credit(spot).authors
         authors += [n for n in found if n not in authors]
     return authors
 

@@ -35,7 +35,6 @@ from typing import Any
 from lxml.html import HtmlElement
 
 from pipelines.byline import (
-    LABEL_RE,
     LINE_COPYRIGHT,
     Byline,
     body_credits,
@@ -61,6 +60,7 @@ from pipelines.dates import (
 from pipelines.dom import Line, _key, element_lines, select_elements
 from pipelines.normalize import normalize_text
 from pipelines.title import extract_title
+from pipelines.vocab import LABEL_RE, META_LINE
 
 
 def meta_tags(tree: HtmlElement) -> dict[str, str]:
@@ -110,9 +110,6 @@ _META_DATE_KEYS = (
 )
 _META_SOURCE_KEYS = ("contentsource", "source", "og:article:source", "article:source")
 _META_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "dc.creator")
-_SHORT_LABEL_LINE = re.compile(
-    r"^[(\[【]?\s*(?:责任编辑|责编|网络编辑|编辑|审核|终审|三审|二审|一审|初审|来源|稿源|作者|记者)\s*[::]"
-)
 
 
 def _title_index(lines: Sequence[Line], title: str | None) -> int | None:
@@ -227,15 +224,16 @@ def extract_metadata(
     for text in info:
         found = parse_byline(text)
         if is_credit_line(ANY_DATE.sub("", text).strip()):
-            authors, editors = parse_credit(ANY_DATE.sub("", text))
-            found.fill(Byline(authors=authors, editors=editors, labels={"author"}))
+            credit = parse_credit(ANY_DATE.sub("", text))
+            credit.labels.add("author")
+            found.fill(credit)
         byline.fill(found)
     out.has_byline = bool(byline.labels)
     for text in meta_lines:
         byline.fill(parse_byline(text))
     for line in lines:  # labelled lines elsewhere on the page, never the body's own text
         text = line.text
-        if len(text) <= 40 and _SHORT_LABEL_LINE.match(text) and text not in body_set:
+        if len(text) <= 40 and META_LINE.match(text) and text not in body_set:
             byline.fill(parse_byline(text))
     if not byline.source or not byline.authors:
         hinted = class_hints(tree)

@@ -13,9 +13,10 @@ from typing import Any
 
 from lxml.html import HtmlElement
 
-from pipelines.byline import LABEL_RE, LINE_COPYRIGHT
+from pipelines.byline import LINE_COPYRIGHT
 from pipelines.dom import _key, element_lines
 from pipelines.normalize import normalize_text
+from pipelines.vocab import LABEL_RE
 
 _TITLE_SPLIT = re.compile(r"\s*(?:_|\||丨|\s-\s|\s—\s|——|\s–\s|--)\s*")
 _TITLE_CLASS = re.compile(r"title|headline|biaoti|(?:^|[\s_-])(?:bt|tit|tt)(?:$|[\s_-]|\d)", re.I)

@@ -114,7 +114,8 @@ def test_parse_names_drops_titles_and_deduplicates() -> None:
     ],
 )
 def test_parse_credit(credit: str, authors: list[str], editors: list[str]) -> None:
-    assert parse_credit(credit) == (authors, editors)
+    found = parse_credit(credit)
+    assert (found.authors, found.editors) == (authors, editors)
 
 
 @pytest.mark.parametrize(
