@@ -9,6 +9,7 @@ and does the month arithmetic for relative dates.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -38,29 +39,12 @@ _TIME = (
     r"(?:\s*T?\s*(?P<H>\d{1,2})\s*[:时]\s*(?P<M>\d{1,2})(?:\s*[:分]\s*(?P<S>\d{1,2})\s*秒?)?"
     r"(?:\s*(?P<tz>[+-]\d{2}:?\d{2}|Z))?)?"
 )
-_FULL_DATE = re.compile(
-    r"(?<!\d)(?P<y>(?:19|20)\d{2})\s*(?P<sep>[-/.年])\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})(?!\d)"
-    r"\s*日?" + _TIME
-)
-# Year, then month/day in other elements: 新华网 "<em>2023</em><em>06</em>/<em>12</em>".
-SPLIT_DATE = re.compile(
-    r"(?<!\d)(?P<y>(?:19|20)\d{2})\s+(?P<m>\d{1,2})\s*/\s*(?P<d>\d{1,2})(?!\d)"
-    r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
-)
+# A date with its year in digits, without the time (for stripping dates from values).
 ANY_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?!\d)\s*日?")
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "O": 0}
 CN_DATE = re.compile(
     r"(?P<y>[〇零○O一二三四五六七八九]{4})\s*年\s*(?P<m>[一二三四五六七八九十]{1,2})\s*月"
     r"\s*(?P<d>[一二三四五六七八九十]{1,3})\s*日"
-)
-NO_YEAR = re.compile(
-    r"(?<![\d年/.\-])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"
-    + _TIME
-    + r"|(?<![\d/.\-])(?P<m2>\d{1,2})-(?P<d2>\d{1,2})\s+(?P<H2>\d{1,2}):(?P<M2>\d{2})(?![\d-])"
-)
-RELATIVE = re.compile(
-    r"(?P<n>\d+)\s*(?P<unit>秒|分钟|小时|天|周|个月)前|(?P<now>刚刚)"
-    r"|(?P<day>今天|昨天|前天)\s*(?:(?P<H>\d{1,2}):(?P<M>\d{2}))?"
 )
 
 
@@ -124,90 +108,175 @@ def _build(
     return FoundDate(_format(day, False), day_only=True)
 
 
+# --- The date forms ---------------------------------------------------------------
+#
+# One row per form a page prints; ``find_date`` tries them in order.  A reader
+# turns the match into a date: groups ``y``/``m``/``d`` (digits, or Chinese
+# numerals), the time ``H``/``M``/``S`` and zone ``tz``; a form without a year
+# takes it from the crawl time.  ``relative`` forms depend on the crawl time
+# (``3小时前``, ``昨天``, ``5月3日``) and are only read on short info lines
+# (``loose`` forms too: a bare ``2023 06/12`` is a date only on such a line).
+
+Reader = Callable[[re.Match[str], datetime], "FoundDate | None"]
+
+
+@dataclass(frozen=True)
+class DateForm:
+    """One printed date form: its pattern, how to read the match, whether it is relative."""
+
+    name: str
+    pattern: re.Pattern[str]
+    read: Reader
+    relative: bool = False
+    loose: bool = False  # a date only on a short line without sentence punctuation
+
+
+def _time(m: re.Match[str]) -> tuple[str | None, str | None, str | None, str | None]:
+    groups = m.groupdict()
+    return groups.get("H"), groups.get("M"), groups.get("S"), groups.get("tz")
+
+
+def _read_digits(m: re.Match[str], fetched: datetime) -> FoundDate | None:
+    """``2024-05-20 10:12:31``, ``2024年5月20日 10:12``, ``2024/05/20T10:12+08:00``."""
+    if m.groupdict().get("sep") == "年" and "月" not in m.group(0):
+        return None  # "2024年5.20": a year in prose
+    hh, mi, ss, tz = _time(m)
+    return _build(int(m["y"]), int(m["m"]), int(m["d"]), hh, mi, ss, fetched, tz)
+
+
+def _read_cn(m: re.Match[str], fetched: datetime) -> FoundDate | None:
+    """``二〇二四年五月二十日``."""
+    year = int("".join(str(_CN_DIGITS[c]) for c in m["y"]))
+    return _build(year, _cn_number(m["m"]), _cn_number(m["d"]), None, None, None, fetched)
+
+
+def _read_no_year(m: re.Match[str], fetched: datetime) -> FoundDate | None:
+    """``5月20日 10:12``, ``05-20 10:12``: this year, or last year when that is in the future."""
+    month, day = int(m["m"]), int(m["d"])
+    hh, mi, ss, _ = _time(m)
+    found = _build(fetched.year, month, day, hh, mi, ss, fetched)
+    if found.invalid and 1 <= month <= 12:
+        found = _build(fetched.year - 1, month, day, hh, mi, ss, fetched)
+    found.relative = True
+    return found
+
+
+_AGO_UNITS: dict[str, timedelta | relativedelta] = {
+    "秒": timedelta(seconds=1),
+    "分钟": timedelta(minutes=1),
+    "小时": timedelta(hours=1),
+    "天": timedelta(days=1),
+    "周": timedelta(weeks=1),
+    "个月": relativedelta(months=1),  # calendar months: dateutil
+}
+
+
+def _read_ago(m: re.Match[str], fetched: datetime) -> FoundDate | None:
+    """``3小时前``, ``2天前``: the crawl time less that much, at the unit's precision."""
+    unit = m["unit"]
+    when = fetched.astimezone(CHINA_TZ) - _AGO_UNITS[unit] * int(m["n"])
+    if unit in ("天", "周", "个月"):
+        return FoundDate(_format(when.date(), False), relative=True, day_only=True)
+    return FoundDate(
+        _format(when.replace(microsecond=0), True),
+        relative=True,
+        precision="second" if unit == "秒" else "minute",
+    )
+
+
+def _read_now(m: re.Match[str], fetched: datetime) -> FoundDate | None:
+    """``刚刚``: the crawl minute."""
+    local = fetched.astimezone(CHINA_TZ).replace(second=0, microsecond=0)
+    return FoundDate(_format(local, True), relative=True, precision="minute")
+
+
+def _read_day_word(m: re.Match[str], fetched: datetime) -> FoundDate | None:
+    """``今天 10:20``, ``昨天``, ``前天 08:00``."""
+    day = fetched.astimezone(CHINA_TZ) - timedelta(days=_DAYS_BACK[m["word"]])
+    hh, mi, _, _ = _time(m)
+    found = (
+        _build(day.year, day.month, day.day, hh, mi, None, fetched)
+        if hh is not None
+        else FoundDate(_format(day.date(), False), day_only=True)
+    )
+    found.relative = True
+    return found
+
+
+_DAYS_BACK = {"今天": 0, "昨天": 1, "前天": 2}
+
+DATE_FORMS: tuple[DateForm, ...] = (
+    DateForm(
+        "digits",
+        re.compile(
+            r"(?<!\d)(?P<y>(?:19|20)\d{2})\s*(?P<sep>[-/.年])\s*(?P<m>\d{1,2})\s*[-/.月]"
+            r"\s*(?P<d>\d{1,2})(?!\d)\s*日?" + _TIME
+        ),
+        _read_digits,
+    ),
+    # Year, then month/day in other elements: 新华网 "<em>2023</em><em>06</em>/<em>12</em>".
+    DateForm(
+        "split",
+        re.compile(
+            r"(?<!\d)(?P<y>(?:19|20)\d{2})\s+(?P<m>\d{1,2})\s*/\s*(?P<d>\d{1,2})(?!\d)"
+            r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+        ),
+        _read_digits,
+        loose=True,
+    ),
+    DateForm("chinese", CN_DATE, _read_cn),
+    DateForm(
+        "month-day",
+        re.compile(r"(?<![\d年/.\-])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日" + _TIME),
+        _read_no_year,
+        relative=True,
+    ),
+    DateForm(
+        "dash-month-day",
+        re.compile(
+            r"(?<![\d/.\-])(?P<m>\d{1,2})-(?P<d>\d{1,2})\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?![\d-])"
+        ),
+        _read_no_year,
+        relative=True,
+    ),
+    DateForm(
+        "ago",
+        re.compile(r"(?P<n>\d+)\s*(?P<unit>秒|分钟|小时|天|周|个月)前"),
+        _read_ago,
+        relative=True,
+    ),
+    DateForm("now", re.compile(r"刚刚"), _read_now, relative=True),
+    DateForm(
+        "day-word",
+        re.compile(r"(?P<word>今天|昨天|前天)\s*(?:(?P<H>\d{1,2}):(?P<M>\d{2}))?"),
+        _read_day_word,
+        relative=True,
+    ),
+)
+
+
+def date_form(text: str, *, relative: bool = True) -> DateForm | None:
+    """The first form (in table order) that occurs in ``text``."""
+    for form in DATE_FORMS:
+        if (relative or not form.relative) and form.pattern.search(text):
+            return form
+    return None
+
+
 def find_date(text: str, fetched: datetime, *, relative: bool = True) -> FoundDate | None:
-    """The first date in ``text`` (full, Chinese-numeral, then year-less / relative forms)."""
-    m = _FULL_DATE.search(text)
-    if m:
-        if m.group("sep") == "年" and "月" not in m.group(0):
-            return None
-        return _build(
-            int(m.group("y")),
-            int(m.group("m")),
-            int(m.group("d")),
-            m.group("H"),
-            m.group("M"),
-            m.group("S"),
-            fetched,
-            m.group("tz"),
-        )
-    m = SPLIT_DATE.search(text)
-    if m:
-        return _build(
-            int(m.group("y")),
-            int(m.group("m")),
-            int(m.group("d")),
-            m.group("H"),
-            m.group("M"),
-            m.group("S"),
-            fetched,
-        )
-    m = CN_DATE.search(text)
-    if m:
-        year = int("".join(str(_CN_DIGITS[c]) for c in m.group("y")))
-        return _build(
-            year, _cn_number(m.group("m")), _cn_number(m.group("d")), None, None, None, fetched
-        )
-    if not relative:
-        return None
-    m = NO_YEAR.search(text)
-    if m:
-        if m.group("m"):
-            mo, d, hh, mi, ss = m.group("m", "d", "H", "M", "S")
-        else:
-            mo, d, hh, mi = m.group("m2", "d2", "H2", "M2")
-            ss = None
-        found = _build(fetched.year, int(mo), int(d), hh, mi, ss, fetched)
-        if found.invalid and not (1 <= int(mo) <= 12):
-            return found
-        if found.invalid:  # later this year than the crawl: last year's date
-            found = _build(fetched.year - 1, int(mo), int(d), hh, mi, ss, fetched)
-        found.relative = True
-        return found
-    m = RELATIVE.search(text)
-    if m:
-        local = fetched.astimezone(CHINA_TZ)
-        if m.group("now"):
-            return FoundDate(
-                _format(local.replace(second=0, microsecond=0), True),
-                relative=True,
-                precision="minute",
-            )
-        if m.group("day"):
-            back = {"今天": 0, "昨天": 1, "前天": 2}[m.group("day")]
-            day = local - timedelta(days=back)
-            if m.group("H"):
-                found = _build(
-                    day.year, day.month, day.day, m.group("H"), m.group("M"), None, fetched
-                )
-            else:
-                found = FoundDate(_format(day.date(), False), day_only=True)
-            found.relative = True
-            return found
-        n, unit = int(m.group("n")), m.group("unit")
-        delta: timedelta | relativedelta
-        if unit == "个月":
-            delta = relativedelta(months=n)  # calendar months: dateutil
-        else:
-            seconds = {"秒": 1, "分钟": 60, "小时": 3600, "天": 86400, "周": 604800}[unit]
-            delta = timedelta(seconds=n * seconds)
-        when = local - delta
-        if unit in ("天", "周", "个月"):
-            return FoundDate(_format(when.date(), False), relative=True, day_only=True)
-        return FoundDate(
-            _format(when.replace(microsecond=0), True),
-            relative=True,
-            precision="second" if unit == "秒" else "minute",
-        )
+    """The date in ``text`` by the first form of the table that reads one there.
+
+    ``relative=False`` skips the forms that need the crawl time (used for text
+    that is not a short info line, where ``5月3日`` is prose).
+    """
+    for form in DATE_FORMS:
+        if form.relative and not relative:
+            continue
+        m = form.pattern.search(text)
+        if m:
+            found = form.read(m, fetched)
+            if found is not None:
+                return found
     return None
 
 

@@ -47,11 +47,8 @@ from pipelines.byline import (
 )
 from pipelines.dates import (
     ANY_DATE,
-    CN_DATE,
-    NO_YEAR,
-    RELATIVE,
-    SPLIT_DATE,
     FoundDate,
+    date_form,
     date_from_url,
     find_date,
     parse_fetched,
@@ -136,11 +133,10 @@ def _is_candidate_info(text: str) -> bool:
         return False
     if _TODAY_WIDGET.search(text) and not LABEL_RE.search(text):
         return False  # the header's "今天是2024年5月20日 星期一": the crawl day
-    if LABEL_RE.search(text) or ANY_DATE.search(text) or CN_DATE.search(text):
+    if LABEL_RE.search(text):
         return True
-    if SPLIT_DATE.search(text) and _short_info(text):
-        return True
-    return _short_info(text) and bool(NO_YEAR.search(text) or RELATIVE.search(text))
+    form = date_form(text)
+    return form is not None and (not (form.relative or form.loose) or _short_info(text))
 
 
 def _body_index(lines: Sequence[Line], paragraphs: Sequence[str], start: int | None) -> int | None:
