@@ -38,7 +38,8 @@ import trafilatura  # noqa: E402
 from crawler.items import PageItem  # noqa: E402
 from crawler.page import process_page  # noqa: E402
 from pipelines.charset import decode_html  # noqa: E402
-from pipelines.extract import parse_html, unwrap_layout_tables  # noqa: E402
+from pipelines.dom import parse_html  # noqa: E402
+from pipelines.extract import unwrap_layout_tables  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

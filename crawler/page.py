@@ -31,11 +31,13 @@ from crawler.ids import content_hash, record_id
 from crawler.items import ArticleItem, PageItem
 from crawler.settings import MIN_TEXT_CHARS, SHORT_TEXT_CHARS
 from pipelines.charset import decode_html
-from pipelines.extract import Line, extract_body, linearize, parse_html, paywall_after_body
-from pipelines.metadata import extract_metadata, extract_title, meta_tags
+from pipelines.dom import Line, linearize, parse_html
+from pipelines.extract import extract_body, paywall_after_body
+from pipelines.metadata import extract_metadata, meta_tags
 from pipelines.mojibake import repair_mojibake
 from pipelines.normalize import normalize_paragraphs, normalize_text
 from pipelines.script import detect_script, strip_pinyin, to_simplified
+from pipelines.title import extract_title
 
 # Template placeholders of speech/report templates: XX省, 20xx年, X万个, ××.
 _PLACEHOLDER = re.compile(
@@ -156,7 +158,7 @@ def process_file(
     """``process_page`` on a saved HTML file (URL defaults to ``file://`` + absolute path)."""
     from datetime import datetime
 
-    from pipelines.metadata import CHINA_TZ
+    from pipelines.dates import CHINA_TZ
 
     path = Path(path)
     body = path.read_bytes()

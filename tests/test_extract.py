@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 import pipelines.extract as extract_module
+from pipelines.dom import linearize, parse_html, select_lines
 from pipelines.extract import (
     clean_lines,
     density_lines,
     extract_body,
     is_info_line,
-    linearize,
-    parse_html,
-    select_lines,
     unwrap_layout_tables,
 )
 

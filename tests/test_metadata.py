@@ -6,21 +6,11 @@ from datetime import datetime
 
 import pytest
 
-from pipelines.extract import linearize, parse_html
-from pipelines.metadata import (
-    body_credits,
-    clean_name,
-    date_from_url,
-    extract_metadata,
-    extract_title,
-    find_date,
-    meta_tags,
-    parse_byline,
-    parse_credit,
-    parse_fetched,
-    parse_iso,
-    parse_names,
-)
+from pipelines.byline import body_credits, clean_name, parse_byline, parse_credit, parse_names
+from pipelines.dates import date_from_url, find_date, parse_fetched, parse_iso
+from pipelines.dom import linearize, parse_html
+from pipelines.metadata import extract_metadata, meta_tags
+from pipelines.title import extract_title
 
 FETCHED = parse_fetched("2024-05-20T15:00:00+08:00")
 
@@ -124,7 +114,8 @@ def test_parse_names_drops_titles_and_deduplicates() -> None:
     ],
 )
 def test_parse_credit(credit: str, authors: list[str], editors: list[str]) -> None:
-    assert parse_credit(credit) == (authors, editors)
+    found = parse_credit(credit)
+    assert (found.authors, found.editors) == (authors, editors)
 
 
 @pytest.mark.parametrize(
