@@ -32,12 +32,12 @@ from crawler.items import ArticleItem, PageItem
 from crawler.settings import MIN_TEXT_CHARS, SHORT_TEXT_CHARS
 from pipelines.charset import decode_html
 from pipelines.dom import Line, linearize, parse_html
-from pipelines.extract import extract_body, paywall_after_body
+from pipelines.extract import body_start, extract_body, paywall_after_body
 from pipelines.metadata import extract_metadata, meta_tags
 from pipelines.mojibake import repair_mojibake
 from pipelines.normalize import normalize_paragraphs, normalize_text
 from pipelines.script import detect_script, strip_pinyin, to_simplified
-from pipelines.title import extract_title
+from pipelines.title import extract_title, headline_lines
 
 # Template placeholders of speech/report templates: XX省, 20xx年, X万个, ××.
 _PLACEHOLDER = re.compile(
@@ -91,7 +91,9 @@ def process_page(page: PageItem) -> ArticleItem:
     tree = parse_html(html)
     lines = linearize(tree)
     meta = meta_tags(tree)
-    title = extract_title(tree, meta, page.selectors, page.site_name)
+    title = extract_title(
+        tree, meta, page.selectors, page.site_name, headline_lines(lines, body_start(lines))
+    )
     body = extract_body(tree, selectors=page.selectors, title=title, lines=lines)
     md = extract_metadata(
         tree,

@@ -777,6 +777,12 @@ def _extend_start(lines: Sequence[Line], start: int) -> int:
     return start
 
 
+def body_start(lines: Sequence[Line]) -> int | None:
+    """Index of the line where the article's run of prose starts (None: no prose)."""
+    spans = best_runs(lines)
+    return _extend_start(lines, spans[0][0]) if spans else None
+
+
 def _follows_title(lines: Sequence[Line], start: int, title: str | None) -> bool:
     """The run starts within a few lines after the headline."""
     key = _key(title)

@@ -10,7 +10,8 @@ import pytest
 
 from crawler.items import PageItem
 from crawler.page import process_page
-from pipelines.extract import extract_body, is_credit_line, linearize, parse_html
+from pipelines.dom import linearize, parse_html
+from pipelines.extract import extract_body, is_credit_line
 
 TITLE = "全省政法工作会议召开"
 A = "6月11日,全省政法工作会议在省会召开。会议深入学习贯彻习近平法治思想,总结去年全省政法工作。"
