@@ -95,6 +95,8 @@ _DROP = re.compile(
 )
 # Widget buttons glued before a credit: "【我要纠错】 责任编辑:刘亮".
 _WIDGET_PREFIX = re.compile(r"^(?:[【\[]\s*(?:我要纠错|纠错|打印|关闭|收藏|分享)\s*[】\]]\s*)+")
+# A link back to the site glued after the last sentence: "…仍将持续。返回腾讯网首页>>".
+_NAV_SUFFIX = re.compile(r"(?<=[。!?”])\s*返回[^,。!?]{0,12}(?:>>|»)\s*$")
 # A lone punctuation / symbol line.
 _NO_WORDS = re.compile(r"^[\W_]*$")
 # Editor / source credits that belong to the metadata, not the text.
@@ -190,7 +192,7 @@ def clean_lines(
     title_key = _key(title) if title else ""
     lines = list(lines)
     for index, raw in enumerate(lines):
-        line = _WIDGET_PREFIX.sub("", normalize_text(raw))
+        line = _NAV_SUFFIX.sub("", _WIDGET_PREFIX.sub("", normalize_text(raw)))
         if not line or _is_link_row(line, anchors):
             continue
         body.raw_chars += len(line)
@@ -542,9 +544,9 @@ _HEADING_TAGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 _HARD_BREAK = re.compile(
     r"版权与信息产品内容销售的声明|^版权声明|^免责声明|ICP\s*备|ICP证|公网安备|网络文化经营许可证"
     r"|互联网信息服务许可证|网站标识码|Copyright|版权所有|网友评论仅供|评论仅代表网友|举报邮箱|违法和不良信息举报"
-    r"|^(?:【|\[)?(?:上一篇|下一篇|上一条|下一条)"
+    r"|^(?:【|\[)?(?:上一篇|下一篇|上一条|下一条)|^正文已结束|^[(\[【]?\s*(?:责任编辑|责编)\s*[::]"
     r"|^.{0,12}(?:条评论|网友评论|发表评论|热门评论|最新评论|全部评论|我来说两句|我有话说|人参与)"
-    r"|^(?:标签|关键词|关键字|文章关键词|Tags?)\s*[::]?\s*\S|^(?:特别)?声明\s*[::]|^(?:Notice|Disclaimer)\s*:"
+    r"|^(?:标签|关键词|关键字|文章关键词|Tags?)\s*[::]?\s*(?:\S|$)|^(?:特别)?声明\s*[::]|^(?:Notice|Disclaimer)\s*:"
 )
 # The heading of a box of links: ends a run, though the article may go on after the box.
 _RELATED_HEADING = re.compile(
@@ -580,8 +582,8 @@ def line_score(
         return -float(max(n, 30))  # "本网站所刊登的信息仅供参考", "扫描二维码", "【点击投票】"
     if (title_key and _key(text) == title_key) or line.owner.tag in _HEADING_TAGS:
         return -30.0
-    if is_info_line(text):
-        return -10.0
+    if is_info_line(text) or (n <= 60 and _LABEL_COLON.match(text)):
+        return -10.0  # "来源:… 时间:…", "作者:张三": byline, not text
     if line.link_chars >= n * 0.5:
         return -float(max(n, 4))
     own = n - line.link_chars
@@ -592,7 +594,9 @@ def line_score(
         if _LEAD_BOX.match(text) or (zones is not None and outside_article(line.owner, zones)):
             return -value / 2
         return value
-    if _LEAD_IN.match(text) or _END_MARK.match(text):
+    if _LEAD_BOX.match(text):
+        return -30.0  # "划重点:" heading a summary box
+    if (_LEAD_IN.match(text) and not _LABEL_COLON.search(text)) or _END_MARK.match(text):
         return 1.0
     return -3.0
 
@@ -606,7 +610,8 @@ _DISCLAIMER = re.compile(
 )
 # Calls to action, teasers cut with "...", "返回首页>>" links.
 _PROMO = re.compile(
-    r"【\s*点击[^】]{0,8}】|点击(?:投票|进入|查看|阅读|下载|购买|报名|关注)|(?<!\.)\.\.\.$|>>\s*$|»\s*$"
+    r"【\s*点击[^】]{0,8}】|点击(?:投票|进入|查看|阅读|下载|购买|报名|关注)|(?<!\.)\.\.\.$"
+    r"|点击[^。]{0,8}【[^】]{1,8}】|点【[^】]{1,6}】|回复【[^】]{1,10}】|^.{0,30}(?:>>|»)\s*$"
 )
 # A summary box above the article: "摘要:…", "划重点:…".
 _LEAD_BOX = re.compile(r"^[【\[]?(?:摘要|导读|内容提要|内容摘要|核心提示|划重点)[】\]]?\s*[::]")
@@ -632,6 +637,7 @@ _OUTSIDE_WORDS = frozenset(
         "lead",
         "mask",
         "weui",
+        "tips",
     ]
 )
 _OUTSIDE_PREFIXES = (
@@ -666,6 +672,18 @@ _OUTSIDE_PREFIXES = (
     "keyword",
     "pagination",
     "header",
+    "dialog",
+    "toast",
+    "popover",
+    "modal",
+    "qrcode",
+    "intro",
+    "summary",
+    "abstract",
+    "digest",
+    "zhaiyao",
+    "daodu",
+    "reward",
 )
 _INSIDE_WORDS = frozenset(["con", "txt", "zw", "zhengwen"])
 _INSIDE_PREFIXES = (
@@ -747,6 +765,9 @@ def is_credit_line(text: str) -> bool:
     return bool(_CREDIT_WORDS.search(text) or _NAME_ONLY.match(text))
 
 
+_RELATIVE_DAY = re.compile(r"^(?:昨天|前天|今天|刚刚|\d+\s*(?:秒|分钟|小时|天)前)")
+
+
 def _extend_start(lines: Sequence[Line], start: int) -> int:
     """Take in up to three short lines just before the run that sit in the body's own block.
 
@@ -756,7 +777,8 @@ def _extend_start(lines: Sequence[Line], start: int) -> int:
     """
     if start >= len(lines):
         return start
-    parent = lines[start].owner.getparent()
+    first = lines[start].owner
+    parent = first.getparent()
     for _ in range(3):
         if start == 0:
             break
@@ -764,6 +786,7 @@ def _extend_start(lines: Sequence[Line], start: int) -> int:
         text = prev.text
         if (
             prev.owner.getparent() is not parent
+            or prev.owner.tag != first.tag
             or prev.link_chars
             or len(text) > 40
             or prev.owner.tag in _HEADING_TAGS
@@ -771,6 +794,7 @@ def _extend_start(lines: Sequence[Line], start: int) -> int:
             or is_credit_line(text)
             or _CAPTION.search(text)
             or _LABEL_COLON.search(text)
+            or _RELATIVE_DAY.match(text)
         ):
             break
         start -= 1
@@ -791,6 +815,19 @@ def _follows_title(lines: Sequence[Line], start: int, title: str | None) -> bool
     return any(_key(line.text) == key for line in lines[max(0, start - 6) : start])
 
 
+def _max_run(scores: Sequence[float]) -> tuple[int, int]:
+    """``(start, end)`` of the maximum-sum segment of ``scores`` (empty when none is positive)."""
+    best, span = 0.0, (0, 0)
+    total, start = 0.0, 0
+    for i, score in enumerate(scores):
+        if total <= 0:
+            total, start = 0.0, i
+        total += score
+        if total > best:
+            best, span = total, (start, i + 1)
+    return span
+
+
 def best_runs(lines: Sequence[Line], title: str | None = None) -> list[tuple[int, int]]:
     """The article as ``(start, end)`` spans of ``lines`` (end exclusive).
 
@@ -804,15 +841,18 @@ def best_runs(lines: Sequence[Line], title: str | None = None) -> list[tuple[int
     title_key = _key(title)
     zones: dict[HtmlElement, bool] = {}
     scores = [line_score(line, title_key, zones) for line in lines]
-    best, span = 0.0, (0, 0)
-    total, start = 0.0, 0
-    for i, score in enumerate(scores):
-        if total <= 0:
-            total, start = 0.0, i
-        total += score
-        if total > best:
-            best, span = total, (start, i + 1)
-    spans = [span] if span[1] > span[0] else []
+    span = _max_run(scores)
+    if span[1] - span[0] <= 0:
+        # All the prose sits in blocks named like widgets (an aggregator's "summary"
+        # holding the article): with nothing else on the page, it is the article.
+        scores = [line_score(line, title_key) for line in lines]
+        span = _max_run(scores)
+    start, end = span
+    if 0 < start < end and _LEAD_BOX.match(lines[start - 1].text):
+        # "划重点:" and its list items: a summary box above the article
+        while start < end and lines[start].owner.tag == "li":
+            start += 1
+    spans = [(start, end)] if end > start else []
     while spans:
         end = spans[-1][1]
         parent = lines[end - 1].owner.getparent()

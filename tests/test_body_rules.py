@@ -161,3 +161,41 @@ def test_a_credit_block_after_the_text_is_byline() -> None:
     item = record(html)
     assert item.text.split("\n") == [A, B, C]
     assert item.authors == ["陆一夫"]
+
+
+def test_a_summary_box_of_list_items_under_its_heading_is_not_text() -> None:
+    box = "<p>划重点:</p><ul><li>" + A + "</li><li>" + B + "</li></ul>"
+    html = page(f"<div class='article'>{box}{paras(C, D)}</div>")
+    assert body_of(html) == [C, D]
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "<div class='kw'><p>标签</p><p><a href='/t1'>政法</a> <a href='/t2'>平安建设</a></p></div>"
+        "<ul><li>某地召开平安建设推进会议,强调要抓好基层治理工作落实。</li></ul>",
+        "<p>正文已结束,您可以按alt+4进行评论</p><p>网友热议:基层治理要抓好,这是民生大事。</p>",
+        "<p>责任编辑:王五</p><p>某地召开平安建设推进会议,强调要抓好基层治理工作落实。</p>",
+    ],
+)
+def test_the_article_ends_at_its_tags_an_end_notice_or_the_editor_line(after: str) -> None:
+    html = page(f"<div class='article'>{paras(A, B, C)}{after}</div>")
+    assert body_of(html) == [A, B, C]
+
+
+def test_a_link_home_glued_after_the_last_sentence_is_not_text() -> None:
+    html = page(
+        f"<div class='article'>{paras(A, B)}<p>{C}<a href='/'>返回某某网首页&gt;&gt;</a></p></div>"
+    )
+    assert body_of(html) == [A, B, C]
+
+
+def test_a_labelled_author_line_after_the_text_is_byline() -> None:
+    html = page(f"<div class='article'>{paras(A, B, C)}<p>作者:张三 李四</p></div>")
+    assert body_of(html) == [A, B, C]
+    assert record(html).authors == ["张三", "李四"]
+
+
+def test_an_article_held_only_in_a_block_named_like_a_widget_is_still_found() -> None:
+    html = page(f"<div class='summary_x1'><p>昨天</p>{paras(A, B, C)}</div>")
+    assert body_of(html) == [A, B, C]
