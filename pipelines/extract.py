@@ -44,6 +44,7 @@ from lxml.html import HtmlElement
 
 from pipelines.dom import Line, _key, linearize, select_lines
 from pipelines.normalize import normalize_text
+from pipelines.vocab import LABEL_COLON, META_LINE
 
 # --- Boilerplate rules ----------------------------------------------------------
 
@@ -99,19 +100,23 @@ _WIDGET_PREFIX = re.compile(r"^(?:[【\[]\s*(?:我要纠错|纠错|打印|关闭
 _NAV_SUFFIX = re.compile(r"(?<=[。!?”])\s*返回[^,。!?]{0,12}(?:>>|»)\s*$")
 # A lone punctuation / symbol line.
 _NO_WORDS = re.compile(r"^[\W_]*$")
-# Editor / source credits that belong to the metadata, not the text.
-_META_LINE = re.compile(
-    r"^[(\[【]?\s*(?:责任编辑|责编|网络编辑|编辑人|编辑|审核|审校|终审|复审|一审|二审|三审|初审|校对"
-    r"|来源|稿源|出处|信息来源|文章来源|新闻来源|Source|Editor|Author)\s*[::]"
-)
+# A credit line (``责任编辑:张三``, ``来源:新华社``: a label of pipelines/data/vocab.toml)
+# belongs to the metadata; one whose value is a sentence ("记者:请问…?") is text.
+_SENTENCE_END = re.compile(r"[。?!]")
+
+
+def is_meta_line(line: str) -> bool:
+    """A labelled credit line that the byline stage reads instead of the text."""
+    m = META_LINE.match(line)
+    return m is not None and len(line) <= 80 and not _SENTENCE_END.search(line, m.end())
+
+
 # The same credit glued to the end of the last paragraph: "…参加会议。(编辑:张三)".
 _META_TAIL = re.compile(
     r"\s*[(\[【]\s*(?:责任编辑|责编|网络编辑|编辑)\s*[::]?\s*[^()\[\]【】]{1,30}[)\]】]\s*$"
 )
 _ORIGINAL_TITLE = re.compile(r"^[(【\[]?\s*原标题\s*[::]\s*(.+?)\s*[)】\]]?$")
-_LABEL_COLON = re.compile(
-    r"(?:来源|稿源|出处|作者|记者|编辑|责编|发布时间|发布日期|发表时间|时间|日期|浏览次数|点击数|字体)\s*[::]"
-)
+_LABEL_COLON = LABEL_COLON  # any label of pipelines/data/vocab.toml and its colon
 _NOTICE_LABEL = re.compile(r"(?:地点|地址|会议|主题|对象|内容|议程|电话)\s*[::]")
 _DATE_LIKE = re.compile(
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}"
@@ -216,7 +221,7 @@ def clean_lines(
         if m:
             body.original_title = body.original_title or m.group(1)
             continue
-        if _META_LINE.match(line) and len(line) <= 80:
+        if is_meta_line(line):
             body.meta_lines.append(line)
             continue
         if _DROP.search(line) and len(line) <= 80:
@@ -900,7 +905,7 @@ def _collect_around(
         m = _ORIGINAL_TITLE_NOTE.match(text) or _ORIGINAL_TITLE.match(text)
         if m:
             body.original_title = body.original_title or m.group(1)
-        elif _META_LINE.match(text) and len(text) <= 80:
+        elif is_meta_line(text):
             body.meta_lines.append(text)
         elif is_credit_line(text):
             trail.append(text)

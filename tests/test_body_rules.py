@@ -135,8 +135,8 @@ def test_government_page_with_br_text_in_a_table_cell_gives_the_whole_body() -> 
         ("新京报记者 陆一夫", True),
         ("编辑 刘晓阳 校对 李铭", True),
         ("(李楠)", True),
-        ("采写:南都见习记者林子沛", True),
-        ("作者:张三", False),  # labelled: the byline stage reads it from the page
+        ("采写:南都见习记者林子沛", False),  # labelled: the byline stage reads it
+        ("作者:张三", False),
         ("会议要求,记者要深入基层一线。", False),
     ],
 )
@@ -199,3 +199,11 @@ def test_a_labelled_author_line_after_the_text_is_byline() -> None:
 def test_an_article_held_only_in_a_block_named_like_a_widget_is_still_found() -> None:
     html = page(f"<div class='summary_x1'><p>昨天</p>{paras(A, B, C)}</div>")
     assert body_of(html) == [A, B, C]
+
+
+def test_labelled_credit_lines_leave_the_text_but_an_interview_question_stays() -> None:
+    question = "记者:请问这次会议部署了哪些重点任务?"
+    html = page(
+        f"<div class='article'>{paras(A, question, B, C)}<p>Author: 张三</p><p>审签:李四</p></div>"
+    )
+    assert body_of(html) == [A, question, B, C]
