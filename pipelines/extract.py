@@ -42,60 +42,34 @@ import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
 
+from pipelines.boilerplate import (
+    CAPTION,
+    COPYRIGHT_CLAUSE,
+    DROP,
+    END_OF_ARTICLE,
+    INSIDE_PREFIXES,
+    INSIDE_WORDS,
+    LEAD_BOX,
+    NOTICE,
+    OUTSIDE_PREFIXES,
+    OUTSIDE_WORDS,
+    PAYWALL,
+    PAYWALL_BUTTON,
+    PROMO,
+    RELATED_HEADING,
+    SITE_NOTICE,
+    STRONG_TAIL,
+    TAIL_MARKERS,
+    WEAK_TAIL,
+    WIDGET_PREFIX,
+)
 from pipelines.dom import Line, _key, linearize, select_lines
 from pipelines.normalize import normalize_text
-from pipelines.vocab import LABEL_COLON, META_LINE
+from pipelines.vocab import LABEL_COLON, META_LINE, ROLE_WORDS
 
 # --- Boilerplate rules ----------------------------------------------------------
 
-# A line matching one of these, and everything after it, is not the article.
-_TAIL_MARKERS = re.compile(
-    r"版权与信息产品内容销售的声明|^版权声明|^免责声明|^(?:【|\[)?(?:相关新闻|相关阅读|相关链接|相关文章"
-    r"|相关稿件|延伸阅读|推荐阅读|热点推荐|猜你喜欢|热门推荐|精彩推荐|更多精彩)"
-    r"|^(?:上一篇|下一篇|上一条|下一条|上一页|下一页)\s*[::]?"
-    r"|^\s*分享到|分享到\s*[::]|^(?:微信)?扫一扫|扫一扫\s*(?:在手机|分享|关注)|打印本页|关闭窗口|【\s*打印\s*】|【\s*关闭\s*】|\[\s*打印\s*\]|\[\s*关闭\s*\]"
-    r"|Copyright|©|版权所有|ICP\s*备|ICP证|公网安备|网络文化经营许可证|互联网信息服务许可证"
-    r"|新闻总署|^主办(?:单位)?\s*[::]|^承办(?:单位)?\s*[::]|网站标识码|^\s*电脑版\s*\|"
-)
-# Markers that also appear inside articles (photo credits, share boxes between parts):
-# they end the body only when no article text follows.
-_WEAK_TAIL = re.compile(
-    r"Copyright|©|版权所有|^\s*分享到|分享到\s*[::]|^(?:微信)?扫一扫|扫一扫\s*(?:在手机|分享|关注)"
-    r"|^主办(?:单位)?\s*[::]|^承办(?:单位)?\s*[::]"
-)
-_STRONG_TAIL = re.compile(
-    r"版权与信息产品内容销售的声明|^版权声明|^免责声明|ICP\s*备|ICP证|公网安备|许可证|新闻总署|网站标识码"
-    r"|打印本页|关闭窗口|相关新闻|相关阅读|上一篇|下一篇"
-)
-# Paywall / preview / advert tails: cut there and flag ``truncated_preview``.
-_PAYWALL = re.compile(
-    r"预览阅读已结束|预览已结束|剩余\s*\d+\s*%|开通会员|订阅后|付费阅读|付费后|购买后阅读|购买全文"
-    r"|全文阅读已结束|阅读已结束|联系老师|若您需要全文|VIP\s*(?:会员|专享)"
-)
-# The same, as short widget texts (only a line this short is a button, not a sentence).
-_PAYWALL_BUTTON = re.compile(
-    r"^.{0,6}(?:下载文档|下载全文|点击阅读全文|阅读全文|展开全文|查看全文|继续阅读|免费下载|立即下载).{0,6}$"
-)
-# Clauses of a site's copyright / reprint declaration (its heading may be lost).
-_COPYRIGHT_CLAUSE = re.compile(
-    r"凡本网注明|未经(?:本网)?(?:书面)?授权[^。]{0,20}(?:不得|禁止)(?:转载|使用|复制)"
-    r"|转载目的在于传递更多信息|不代表本网(?:赞同|观点|立场)|本网将追究|如因作品内容、版权"
-    r"|版权(?:均)?(?:归|属于)[^。]{0,12}所有|转载请注明(?:来源|出处)"
-)
 _NUMBERED = re.compile(r"^\d{1,2}\s*[、.]")
-# Lines dropped wherever they are.
-_DROP = re.compile(
-    r"当前位置|^您(?:现在)?的?(?:当前)?位置|^位置\s*[::]"
-    r"|字\s*[体号]\s*[::]?\s*[【\[(]?\s*(?:大|小|默认)"
-    r"|^[【\[(]?\s*(?:打印|关闭|收藏|分享|返回顶部|返回首页|回到顶部|返回列表|打印本页|关闭窗口)\s*[】\])]?\s*$"
-    r"|^\s*['\"]?\)\s*;?\s*$|document\.write\s*\(|^\s*(?:var|function)\s|\$\(\s*function"
-    r"|^[>»›]\s*\S{0,20}$|^(?:返回\S{0,8}[,，]?\s*)?查看更多"
-    # the metadata table of a government information-disclosure page (信息公开)
-    r"|^\|.*(?:索引号|发布机构|主题分类|文\s*号|成文日期|有效性)\s*[::]"
-    r"|^(?:浏览|点击|阅读|访问)(?:次数|数|量)?\s*[::]\s*\d*\s*(?:次)?$"
-)
-# Widget buttons glued before a credit: "【我要纠错】 责任编辑:刘亮".
-_WIDGET_PREFIX = re.compile(r"^(?:[【\[]\s*(?:我要纠错|纠错|打印|关闭|收藏|分享)\s*[】\]]\s*)+")
 # A link back to the site glued after the last sentence: "…仍将持续。返回腾讯网首页>>".
 _NAV_SUFFIX = re.compile(r"(?<=[。!?”])\s*返回[^,。!?]{0,12}(?:>>|»)\s*$")
 # A lone punctuation / symbol line.
@@ -197,11 +171,11 @@ def clean_lines(
     title_key = _key(title) if title else ""
     lines = list(lines)
     for index, raw in enumerate(lines):
-        line = _NAV_SUFFIX.sub("", _WIDGET_PREFIX.sub("", normalize_text(raw)))
+        line = _NAV_SUFFIX.sub("", WIDGET_PREFIX.sub("", normalize_text(raw)))
         if not line or _is_link_row(line, anchors):
             continue
         body.raw_chars += len(line)
-        paywall = (_PAYWALL.search(line) and len(line) <= 80) or _PAYWALL_BUTTON.match(line)
+        paywall = (PAYWALL.search(line) and len(line) <= 80) or PAYWALL_BUTTON.match(line)
         if paywall and not (
             "。" in line and len(line) >= 20 and _article_text_follows(lines[index + 1 :])
         ):
@@ -209,10 +183,10 @@ def clean_lines(
                 body.truncated = True
                 break
             continue
-        if kept and _TAIL_MARKERS.search(line) and (len(line) <= 80 or _starts_marker(line)):
+        if kept and TAIL_MARKERS.search(line) and (len(line) <= 80 or _starts_marker(line)):
             if (
-                _WEAK_TAIL.search(line)
-                and not _STRONG_TAIL.search(line)
+                WEAK_TAIL.search(line)
+                and not STRONG_TAIL.search(line)
                 and _article_text_follows(lines[index + 1 :])
             ):
                 continue  # "©新华社" under a photo, a share box mid-article: not the end
@@ -224,9 +198,9 @@ def clean_lines(
         if is_meta_line(line):
             body.meta_lines.append(line)
             continue
-        if _DROP.search(line) and len(line) <= 80:
+        if DROP.search(line) and len(line) <= 80:
             continue
-        if not kept and _TAIL_MARKERS.search(line) and len(line) <= 80:
+        if not kept and TAIL_MARKERS.search(line) and len(line) <= 80:
             continue  # header junk before the article
         if _NO_WORDS.match(line) or (len(line) <= 20 and line in anchors):
             continue
@@ -255,12 +229,12 @@ def _article_text_follows(rest: Sequence[str]) -> bool:
     """A paragraph of article prose (long, with a full stop, not a notice) comes later."""
     for raw in rest[:40]:
         line = normalize_text(raw)
-        if _TAIL_MARKERS.search(line) and _STRONG_TAIL.search(line):
+        if TAIL_MARKERS.search(line) and STRONG_TAIL.search(line):
             return False
         if (
             len(line) >= 30
             and "。" in line
-            and not _COPYRIGHT_CLAUSE.search(line)
+            and not COPYRIGHT_CLAUSE.search(line)
             and not _NOTICE_TAIL.search(line)
         ):
             return True
@@ -274,7 +248,7 @@ _NOTICE_TAIL = re.compile(r"本网|本站|网站|转载|联系我们|联系电�
 def _declaration_start(lines: list[str]) -> int | None:
     """Index where a trailing copyright declaration starts (numbered clauses before it too)."""
     for i, line in enumerate(lines):
-        if i == 0 or i < len(lines) // 3 or not _COPYRIGHT_CLAUSE.search(line):
+        if i == 0 or i < len(lines) // 3 or not COPYRIGHT_CLAUSE.search(line):
             continue
         start = i
         while start > 1 and _NUMBERED.match(lines[start]) and _NUMBERED.match(lines[start - 1]):
@@ -301,7 +275,7 @@ def _is_link_row(line: str, anchors: frozenset[str]) -> bool:
 
 
 def _starts_marker(line: str) -> bool:
-    m = _TAIL_MARKERS.search(line)
+    m = TAIL_MARKERS.search(line)
     return m is not None and m.start() <= 12
 
 
@@ -329,7 +303,7 @@ def paywall_after_body(lines: Sequence[Line], paragraphs: Sequence[str]) -> bool
     if start is None:
         return False
     return any(
-        len(line.text) <= 80 and _PAYWALL.search(line.text) is not None for line in lines[start:]
+        len(line.text) <= 80 and PAYWALL.search(line.text) is not None for line in lines[start:]
     )
 
 
@@ -545,21 +519,6 @@ def _covers(outer: Body, inner: Body) -> bool:
 # Sentence punctuation: a line carrying one is prose, not a menu entry or a widget.
 _PROSE_PUNCT = re.compile(r"[。,;!?、“”]")
 _HEADING_TAGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
-# A line that no article runs through: end-of-article boilerplate and site notices.
-_HARD_BREAK = re.compile(
-    r"版权与信息产品内容销售的声明|^版权声明|^免责声明|ICP\s*备|ICP证|公网安备|网络文化经营许可证"
-    r"|互联网信息服务许可证|网站标识码|Copyright|版权所有|网友评论仅供|评论仅代表网友|举报邮箱|违法和不良信息举报"
-    r"|^(?:【|\[)?(?:上一篇|下一篇|上一条|下一条)|^正文已结束|^[(\[【]?\s*(?:责任编辑|责编)\s*[::]"
-    r"|^.{0,12}(?:条评论|网友评论|发表评论|热门评论|最新评论|全部评论|我来说两句|我有话说|人参与)"
-    r"|^(?:标签|关键词|关键字|文章关键词|Tags?)\s*[::]?\s*(?:\S|$)|^(?:特别)?声明\s*[::]|^(?:Notice|Disclaimer)\s*:"
-)
-# The heading of a box of links: ends a run, though the article may go on after the box.
-_RELATED_HEADING = re.compile(
-    r"^(?:【|\[)?(?:相关新闻|相关阅读|相关链接|相关文章|相关稿件|延伸阅读|推荐阅读|热点推荐|猜你喜欢|热门推荐"
-    r"|精彩推荐|更多精彩|为你推荐|为您推荐|热门文章|热点新闻|大家都在看|今日推荐|点击排行|排行榜)"
-)
-# Words of a site's own notices; three different ones in a line make it a notice.
-_SITE_NOTICE = re.compile(r"本网|本站|网站|转载|联系|版权|免责|声明|侵权|授权|管理员")
 # Score of a line that breaks any run.
 _BREAK = -1000.0
 
@@ -577,12 +536,12 @@ def line_score(
     """
     text = line.text
     n = len(text)
-    if (_HARD_BREAK.search(text) or _RELATED_HEADING.search(text)) and n <= 120:
+    if (END_OF_ARTICLE.search(text) or RELATED_HEADING.search(text)) and n <= 120:
         return _BREAK
     if (
-        len(set(_SITE_NOTICE.findall(text))) >= 3
-        or (_DISCLAIMER.search(text) and n <= 150)
-        or (_PROMO.search(text) and n <= 150)
+        len(set(SITE_NOTICE.findall(text))) >= 3
+        or (NOTICE.search(text) and n <= 150)
+        or (PROMO.search(text) and n <= 150)
     ):
         return -float(max(n, 30))  # "本网站所刊登的信息仅供参考", "扫描二维码", "【点击投票】"
     if (title_key and _key(text) == title_key) or line.owner.tag in _HEADING_TAGS:
@@ -592,123 +551,20 @@ def line_score(
     if line.link_chars >= n * 0.5:
         return -float(max(n, 4))
     own = n - line.link_chars
-    if n <= 40 and _CAPTION.search(text):
+    if n <= 40 and CAPTION.search(text):
         return -3.0
     if (own >= 8 and _PROSE_PUNCT.search(text)) or own >= 40:
         value = float(own) if _PROSE_PUNCT.search(text) else own * 0.5
-        if _LEAD_BOX.match(text) or (zones is not None and outside_article(line.owner, zones)):
+        if LEAD_BOX.match(text) or (zones is not None and outside_article(line.owner, zones)):
             return -value / 2
         return value
-    if _LEAD_BOX.match(text):
+    if LEAD_BOX.match(text):
         return -30.0  # "划重点:" heading a summary box
     if (_LEAD_IN.match(text) and not _LABEL_COLON.search(text)) or _END_MARK.match(text):
         return 1.0
     return -3.0
 
 
-# Notices and promotions next to articles, in any site's words.
-_DISCLAIMER = re.compile(
-    r"不代表.{0,24}(?:观点|立场)|仅代表.{0,24}(?:观点|立场)|^[(（]?本文(?:来自|转自|系|为.{0,24}原创)"
-    r"|未经.{0,12}(?:允许|授权|许可).{0,12}(?:不得|禁止|严禁)|请读者仅作参考|自行承担.{0,8}责任"
-    r"|下载.{0,16}(?:APP|App|app|客户端)|扫描.{0,12}二维码|扫码.{0,8}(?:关注|下载)|二维码.{0,8}关注"
-    r"|关注.{0,24}(?:微信|公众号|微博)|微信(?:中)?搜|^(?:特别)?声明\s*[::]"
-)
-# Calls to action, teasers cut with "...", "返回首页>>" links.
-_PROMO = re.compile(
-    r"【\s*点击[^】]{0,8}】|点击(?:投票|进入|查看|阅读|下载|购买|报名|关注)|(?<!\.)\.\.\.$"
-    r"|点击[^。]{0,8}【[^】]{1,8}】|点【[^】]{1,6}】|回复【[^】]{1,10}】|^.{0,30}(?:>>|»)\s*$"
-)
-# A summary box above the article: "摘要:…", "划重点:…".
-_LEAD_BOX = re.compile(r"^[【\[]?(?:摘要|导读|内容提要|内容摘要|核心提示|划重点)[】\]]?\s*[::]")
-# An image caption or photo credit: "共享充电宝。视觉中国资料", "新华社记者 张三 摄".
-_CAPTION = re.compile(r"(?:资料图?|供图|图片来源\S*|视觉中国|摄|图)\s*[)）]?$")
-
-# Class and id words of blocks that hold no article text (Readability's "unlikely
-# candidates", with the pinyin that Chinese templates use), and of those that do.
-_OUTSIDE_WORDS = frozenset(
-    [
-        "ad",
-        "ads",
-        "adv",
-        "side",
-        "tag",
-        "tags",
-        "hot",
-        "nav",
-        "rank",
-        "share",
-        "login",
-        "pager",
-        "lead",
-        "mask",
-        "weui",
-        "tips",
-    ]
-)
-_OUTSIDE_PREFIXES = (
-    "comment",
-    "cmt",
-    "reply",
-    "replies",
-    "pinglun",
-    "remark",
-    "related",
-    "relate",
-    "recommend",
-    "tuijian",
-    "xiangguan",
-    "xgwz",
-    "sidebar",
-    "aside",
-    "footer",
-    "foot",
-    "bottom",
-    "copyright",
-    "social",
-    "paihang",
-    "breadcrumb",
-    "crumb",
-    "menu",
-    "banner",
-    "advert",
-    "sponsor",
-    "popup",
-    "toolbar",
-    "keyword",
-    "pagination",
-    "header",
-    "dialog",
-    "toast",
-    "popover",
-    "modal",
-    "qrcode",
-    "intro",
-    "summary",
-    "abstract",
-    "digest",
-    "zhaiyao",
-    "daodu",
-    "reward",
-)
-_INSIDE_WORDS = frozenset(["con", "txt", "zw", "zhengwen"])
-_INSIDE_PREFIXES = (
-    "article",
-    "content",
-    "post",
-    "text",
-    "zoom",
-    "detail",
-    "main",
-    "body",
-    "entry",
-    "story",
-    "trs_",
-    "rich_media",
-    "newstext",
-    "news_txt",
-    "artibody",
-    "wzxq",
-)
 _TOKEN_SPLIT = re.compile(r"[\s_\-]+")
 
 
@@ -721,9 +577,9 @@ def _zone_of(el: HtmlElement) -> bool | None:
         return None
     # The first telling word decides: "comment-content" is a comment, "content_more" text.
     for token in _TOKEN_SPLIT.split(names):
-        if token in _OUTSIDE_WORDS or token.startswith(_OUTSIDE_PREFIXES):
+        if token in OUTSIDE_WORDS or token.startswith(OUTSIDE_PREFIXES):
             return False
-        if token in _INSIDE_WORDS or token.startswith(_INSIDE_PREFIXES):
+        if token in INSIDE_WORDS or token.startswith(INSIDE_PREFIXES):
             return True
     return None
 
@@ -756,8 +612,7 @@ _LEAD_IN = re.compile(r"^[\u4e00-\u9fff、]{2,12}[::]$")
 _END_MARK = re.compile(r"^[(（【\[]\s*(?:全文)?完\s*[)）】\]]$")
 # A credit line: who wrote or photographed the piece, not article text.
 _CREDIT_WORDS = re.compile(
-    r"记者|通讯员|实习生|撰稿|撰文|采写|作者|编辑|责编|校对|摄影|供稿"
-    r"|^[(（]?\s*(?:文|图|文/图|图/文|文图)\s*[/:|丨]|摄\s*[)）]?$"
+    ROLE_WORDS + r"|作者|^[(（]?\s*(?:文|图|文/图|图/文|文图)\s*[/:|丨]|摄\s*[)）]?$"
 )
 _NAME_ONLY = re.compile(r"^[(（]\s*[\u4e00-\u9fff·]{2,4}(?:\s+[\u4e00-\u9fff·]{2,4}){0,3}\s*[)）]$")
 _ORIGINAL_TITLE_NOTE = re.compile(r"^[(（]\s*原题(?:为|是)?\s*[::]?\s*《(.+)》\s*[)）]$")
@@ -797,7 +652,7 @@ def _extend_start(lines: Sequence[Line], start: int) -> int:
             or prev.owner.tag in _HEADING_TAGS
             or line_score(prev) < -3
             or is_credit_line(text)
-            or _CAPTION.search(text)
+            or CAPTION.search(text)
             or _LABEL_COLON.search(text)
             or _RELATIVE_DAY.match(text)
         ):
@@ -853,7 +708,7 @@ def best_runs(lines: Sequence[Line], title: str | None = None) -> list[tuple[int
         scores = [line_score(line, title_key) for line in lines]
         span = _max_run(scores)
     start, end = span
-    if 0 < start < end and _LEAD_BOX.match(lines[start - 1].text):
+    if 0 < start < end and LEAD_BOX.match(lines[start - 1].text):
         # "划重点:" and its list items: a summary box above the article
         while start < end and lines[start].owner.tag == "li":
             start += 1
@@ -863,7 +718,7 @@ def best_runs(lines: Sequence[Line], title: str | None = None) -> list[tuple[int
         parent = lines[end - 1].owner.getparent()
         j = end
         while j < len(lines) and j - end < 12 and scores[j] <= 0:
-            if scores[j] == _BREAK and not _RELATED_HEADING.search(lines[j].text):
+            if scores[j] == _BREAK and not RELATED_HEADING.search(lines[j].text):
                 return spans  # the end of the article
             j += 1
         if j >= len(lines) or scores[j] <= 0 or lines[j].owner.getparent() is not parent:
@@ -890,14 +745,14 @@ def _collect_around(
     title_key = _key(title)
     lead: list[str] = []
     for line in reversed(lines[max(0, start - 4) : start]):
-        text = _WIDGET_PREFIX.sub("", line.text)
+        text = WIDGET_PREFIX.sub("", line.text)
         if (title_key and _key(text) == title_key) or line_score(line) == _BREAK:
             break
         if line.link_chars < len(text) * 0.5 and is_credit_line(text):
             lead.insert(0, text)
     trail: list[str] = []
     for line in lines[end : end + 8]:
-        text = _WIDGET_PREFIX.sub("", line.text)
+        text = WIDGET_PREFIX.sub("", line.text)
         if line_score(line) == _BREAK or (line_score(line) > 20 and not is_credit_line(text)):
             break
         if line.link_chars >= len(text) * 0.5:
