@@ -439,7 +439,7 @@ def extract_body(
     spans = best_runs(all_lines, title) or [(0, 0)]
     start, end = _extend_start(all_lines, spans[0][0]), spans[-1][1]
     spans[0] = (start, spans[0][1])
-    run = clean_lines([line.text for a, b in spans for line in all_lines[a:b]], title, anchors)
+    run = clean_lines(_joined_rows([ln for a, b in spans for ln in all_lines[a:b]]), title, anchors)
     run.method = "run"
     _collect_around(run, all_lines, start, end, title)
     if run.chars >= MIN_EXTRACT_CHARS or (
@@ -549,6 +549,10 @@ def line_score(
         return -float(max(n, 30))  # "本网站所刊登的信息仅供参考", "扫描二维码", "【点击投票】"
     if (title_key and _key(text) == title_key) or line.owner.tag in _HEADING_TAGS:
         return -30.0
+    if data_row(line.owner) is not None and not (
+        n - line.link_chars >= 8 and _PROSE_PUNCT.search(text)
+    ):
+        return 0.0  # a cell of a data table: neither for nor against the run around it
     if is_info_line(text) or (n <= 60 and _LABEL_COLON.match(text)):
         return -10.0  # "来源:… 时间:…", "作者:张三": byline, not text
     if line.link_chars >= n * 0.5:
@@ -678,6 +682,30 @@ def _follows_title(lines: Sequence[Line], start: int, title: str | None) -> bool
     return any(_key(line.text) == key for line in lines[max(0, start - 6) : start])
 
 
+def data_row(el: HtmlElement) -> HtmlElement | None:
+    """The ``<tr>`` of a data table holding the cell ``el`` (a row of two or more cells)."""
+    if el.tag not in ("td", "th"):
+        return None
+    row = el.getparent()
+    if row is None or row.tag != "tr":
+        return None
+    return row if sum(1 for cell in row if cell.tag in ("td", "th")) >= 2 else None
+
+
+def _joined_rows(lines: Sequence[Line]) -> list[str]:
+    """Line texts, the cells of one data-table row joined as one line (``甲县 | 12``)."""
+    out: list[str] = []
+    last_row: HtmlElement | None = None
+    for line in lines:
+        row = data_row(line.owner)
+        if row is not None and row is last_row:
+            out[-1] += " | " + line.text
+        else:
+            out.append(line.text)
+        last_row = row
+    return out
+
+
 def _max_run(scores: Sequence[float]) -> tuple[int, int]:
     """``(start, end)`` of the maximum-sum segment of ``scores`` (empty when none is positive)."""
     best, span = 0.0, (0, 0)
@@ -689,6 +717,27 @@ def _max_run(scores: Sequence[float]) -> tuple[int, int]:
         if total > best:
             best, span = total, (start, i + 1)
     return span
+
+
+def _through_table(lines: Sequence[Line], end: int) -> int:
+    """``end`` moved past a data table that closes the article in the same block."""
+    parent = lines[end - 1].owner.getparent()
+    table: HtmlElement | None = None
+    while end < len(lines):
+        row = data_row(lines[end].owner)
+        if row is None:
+            break
+        found = row.getparent()
+        while found is not None and found.tag != "table":
+            found = found.getparent()
+        if table is None:
+            if found is None or found.getparent() is not parent:
+                break
+            table = found
+        elif found is not table:
+            break
+        end += 1
+    return end
 
 
 def best_runs(lines: Sequence[Line], title: str | None = None) -> list[tuple[int, int]]:
@@ -716,6 +765,8 @@ def best_runs(lines: Sequence[Line], title: str | None = None) -> list[tuple[int
         while start < end and lines[start].owner.tag == "li":
             start += 1
     spans = [(start, end)] if end > start else []
+    if spans:
+        spans[0] = (start, _through_table(lines, end))
     while spans:
         end = spans[-1][1]
         parent = lines[end - 1].owner.getparent()

@@ -207,3 +207,13 @@ def test_labelled_credit_lines_leave_the_text_but_an_interview_question_stays() 
         f"<div class='article'>{paras(A, question, B, C)}<p>Author: 张三</p><p>审签:李四</p></div>"
     )
     assert body_of(html) == [A, question, B, C]
+
+
+def test_a_data_table_inside_the_article_is_text_one_line_a_row() -> None:
+    table = (
+        "<table><tr><th>地区</th><th>案件数</th></tr><tr><td>甲县</td><td>12</td></tr>"
+        "<tr><td>乙县</td><td>7</td></tr></table>"
+    )
+    html = page(f"<div class='article'>{paras(A, B)}{table}{paras(C)}{table}</div>")
+    rows = ["地区 | 案件数", "甲县 | 12", "乙县 | 7"]
+    assert body_of(html) == [A, B, *rows, C, *rows]
