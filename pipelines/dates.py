@@ -263,6 +263,16 @@ def date_form(text: str, *, relative: bool = True) -> DateForm | None:
     return None
 
 
+_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
+
+
+def date_free(text: str) -> str:
+    """``text`` without its dates, times, spaces and separators (what else a date line says)."""
+    for form in DATE_FORMS:
+        text = form.pattern.sub(" ", text)
+    return re.sub(r"[\s|/·•:\-]+", "", _CLOCK.sub(" ", text))
+
+
 def find_date(text: str, fetched: datetime, *, relative: bool = True) -> FoundDate | None:
     """The date in ``text`` by the first form of the table that reads one there.
 

@@ -40,15 +40,19 @@ from pipelines.byline import (
     body_credits,
     class_hints,
     clean_source,
+    credit_line,
     is_credit_line,
+    outlet_line,
     parse_byline,
-    parse_credit,
     parse_names,
+    person_like,
+    unlabelled_outlet,
 )
 from pipelines.dates import (
     ANY_DATE,
     FoundDate,
     date_form,
+    date_free,
     date_from_url,
     find_date,
     parse_fetched,
@@ -150,13 +154,145 @@ def _body_index(lines: Sequence[Line], paragraphs: Sequence[str], start: int | N
     return None
 
 
+def _body_end(lines: Sequence[Line], paragraphs: Sequence[str], body_idx: int | None) -> int | None:
+    """Index of the line holding the body's last paragraph."""
+    if not paragraphs or body_idx is None:
+        return None
+    last = paragraphs[-1]
+    for i in range(len(lines) - 1, body_idx - 1, -1):
+        if lines[i].text == last:
+            return i
+    return None
+
+
+@dataclass
+class _ReadByline:
+    found: Byline
+    has_labels: bool
+
+
+def _site_names(meta: dict[str, str], title: str | None, site_name: str | None) -> list[str]:
+    """Names of the site itself: the copyright holder, og:site_name, the portal's name."""
+    names = [meta.get("og:site_name", ""), meta.get("copyright", ""), site_name or ""]
+    return [n for n in names if n]
+
+
+def _read_byline(
+    tree: HtmlElement,
+    info: Sequence[str],
+    lines: Sequence[Line],
+    region: Sequence[Line],
+    paragraphs: Sequence[str],
+    meta_lines: Sequence[str],
+    meta: dict[str, str],
+    body_set: frozenset[str],
+    title: str | None,
+    site_name: str | None,
+) -> _ReadByline:
+    """Source, authors and editors, from the strongest evidence down.
+
+    Labelled info lines near the title, labelled credit lines anywhere outside
+    the body, credits in and around the body (``本报讯(记者 张三)``, trailing
+    ``编辑 刘晓阳``), an outlet named beside the date without a label, elements
+    named for the field (``class="author"``) in the article's region, and last
+    the CMS meta tags.
+    """
+    byline = Byline()
+    for text in info:
+        found = parse_byline(text)
+        credit = credit_line(ANY_DATE.sub("", text).strip())
+        if credit:
+            credit.labels.add("author")
+            found.fill(credit)
+        byline.fill(found)
+    has_labels = bool(byline.labels)
+    for text in meta_lines:
+        byline.fill(parse_byline(text))
+    for line in lines:  # labelled lines elsewhere on the page, never the body's own text
+        text = line.text
+        if len(text) <= 40 and META_LINE.match(text) and text not in body_set:
+            byline.fill(parse_byline(text))
+
+    extra = [line.text for line in region if line.text not in body_set]
+    credits = body_credits(paragraphs, extra=[*meta_lines, *extra])
+    if not byline.authors or (credits.authors and set(byline.authors) < set(credits.authors)):
+        # The body's credit names everyone (本报讯(记者 张三 通讯员 李四)); a meta
+        # tag or header often names only the first.
+        byline.authors = credits.authors or byline.authors
+    byline.editors = byline.editors or credits.editors
+    byline.responsible_editors = byline.responsible_editors or credits.responsible_editors
+
+    if not byline.source and "source" not in byline.labels:
+        byline.source = _outlet_beside_date(info, region, byline)
+    if not byline.source or not byline.authors:
+        hinted = class_hints(tree, [line.text for line in region])
+        if not byline.source and "source" not in byline.labels:
+            byline.source = hinted.source
+        if not byline.authors and "author" not in byline.labels:
+            byline.authors = hinted.authors
+    if not byline.source:
+        for key in _META_SOURCE_KEYS:
+            if meta.get(key):
+                byline.source = clean_source(meta[key])
+                if byline.source:
+                    break
+    if not byline.authors and "author" not in byline.labels:
+        site = _site_names(meta, title, site_name)
+        for key in _META_AUTHOR_KEYS:
+            value = meta.get(key, "")
+            if not value or "@" in value:
+                continue  # "name, email@gmail.com": a template's placeholder
+            # A person's name, or a pen name in Latin letters; not an account name in Chinese.
+            names = [n for n in parse_names(value) if person_like(n) or n.isascii()]
+            byline.authors = [n for n in names if not any(n in s for s in site)]
+            if byline.authors:
+                break
+    if byline.source:
+        byline.authors = [a for a in byline.authors if a != byline.source]
+    return _ReadByline(byline, has_labels)
+
+
+def _outlet_beside_date(info: Sequence[str], region: Sequence[Line], byline: Byline) -> str | None:
+    """An outlet named without a label in the date line, or alone on a line beside it."""
+    for text in info:
+        if date_form(text):
+            outlet = unlabelled_outlet(text)
+            if outlet:
+                return outlet
+    for i, line in enumerate(region):
+        form = date_form(line.text)
+        if form is None or len(date_free(line.text)) > 2:
+            continue
+        for other in (region[i - 1] if i else None, region[i + 1] if i + 1 < len(region) else None):
+            found = outlet_line(other.text) if other is not None else None
+            if found:
+                if not byline.authors:
+                    byline.authors = found.authors
+                return found.source
+    return None
+
+
+def _dated_link_line(text: str) -> bool:
+    """A short line opening with a full date: right under the headline, an info line even
+    when its outlet and widgets are links (``2019年09月11日 01:53 新浪科技 我有话说 收藏本文``)."""
+    form = date_form(text, relative=False)
+    if len(text) > 80 or form is None or form.loose:
+        return False
+    m = form.pattern.search(text)
+    return m is not None and m.start() == 0  # "标题 2024-05-01" is a list item
+
+
 def _is_info(line: Line) -> bool:
     """An info line: labels, a date or a credit; not a linked list item (``标题 2024-05-01``)."""
     if line.link_chars >= len(line.text) * 0.5 and not LABEL_RE.search(line.text):
         return False
     if _NOTICE.search(line.text):
         return False
-    return _is_candidate_info(line.text) or is_credit_line(line.text)
+    return (
+        _is_candidate_info(line.text)
+        or is_credit_line(line.text)
+        or credit_line(line.text) is not None
+    )
 
 
 def _selector_lines(tree: HtmlElement, selector: str | None) -> list[str]:
@@ -198,10 +334,12 @@ def extract_metadata(
             else idx + 9
         )
         after: list[str] = []
-        for line in lines[idx + 1 : end]:
+        for j, line in enumerate(lines[idx + 1 : end]):
             if len(line.text) > 150 and not LABEL_RE.search(line.text):
                 break
-            if _is_info(line) and line.text not in body_set:
+            if line.text in body_set:
+                continue
+            if _is_info(line) or (j < 3 and _dated_link_line(line.text)):
                 after.append(line.text)
         before = [line.text for line in lines[max(0, idx - 3) : idx] if _is_info(line)]
         info += after + before[::-1]
@@ -216,50 +354,20 @@ def extract_metadata(
             if _is_candidate_info(line.text) and LABEL_RE.search(line.text)
         ][:3]
 
-    byline = Byline()
-    for text in info:
-        found = parse_byline(text)
-        if is_credit_line(ANY_DATE.sub("", text).strip()):
-            credit = parse_credit(ANY_DATE.sub("", text))
-            credit.labels.add("author")
-            found.fill(credit)
-        byline.fill(found)
-    out.has_byline = bool(byline.labels)
-    for text in meta_lines:
-        byline.fill(parse_byline(text))
-    for line in lines:  # labelled lines elsewhere on the page, never the body's own text
-        text = line.text
-        if len(text) <= 40 and META_LINE.match(text) and text not in body_set:
-            byline.fill(parse_byline(text))
-    if not byline.source or not byline.authors:
-        hinted = class_hints(tree)
-        if not byline.source and "source" not in byline.labels:
-            byline.source = hinted.source
-        if not byline.authors and "author" not in byline.labels:
-            byline.authors = hinted.authors
-    if not byline.source:
-        for key in _META_SOURCE_KEYS:
-            if meta.get(key):
-                byline.source = clean_source(meta[key])
-                if byline.source:
-                    break
-    if not byline.authors:
-        for key in _META_AUTHOR_KEYS:
-            if meta.get(key):
-                byline.authors = parse_names(meta[key])
-                if byline.authors:
-                    break
-    credits = body_credits(paragraphs)
-    if not byline.authors or (credits and set(byline.authors) < set(credits)):
-        # The body's credit names everyone (本报讯(记者 张三 通讯员 李四)); a meta
-        # tag or header often names only the first.
-        byline.authors = credits or byline.authors
-    if byline.source:
-        byline.authors = [a for a in byline.authors if a != byline.source]
-    out.source = byline.source
-    out.authors = byline.authors
-    out.editors = byline.editors
-    out.responsible_editors = byline.responsible_editors
+    # The article's region: from the title (or the body) to a few lines after the body.
+    start = idx if idx is not None else body_idx
+    body_end = _body_end(lines, paragraphs, body_idx)
+    region = list(lines[max(0, (start or 0) - 3) : (body_end or (start or 0) + 16) + 4])
+    if start is None:
+        region = list(lines[:80])
+    byline = _read_byline(
+        tree, info, lines, region, paragraphs, meta_lines, meta, body_set, out.title, site_name
+    )
+    out.has_byline = byline.has_labels
+    out.source = byline.found.source
+    out.authors = byline.found.authors
+    out.editors = byline.found.editors
+    out.responsible_editors = byline.found.responsible_editors
 
     for line in lines:
         m = _ORIGINAL_TITLE_LINE.match(line.text)
