@@ -57,6 +57,9 @@ from pipelines.dates import (
     find_date,
     parse_fetched,
     parse_iso,
+    script_date,
+    with_time,
+    with_year,
 )
 from pipelines.dom import Line, _key, element_lines, select_elements
 from pipelines.normalize import normalize_text
@@ -376,8 +379,14 @@ def extract_metadata(
             break
 
     outside = [line for line in lines if line.text not in body_set]
+    clock = None
+    if idx is not None:  # a time of day alone under the headline: "19:02"
+        clock = next(
+            (ln.text for ln in lines[idx + 1 : idx + 6] if _CLOCK_LINE.match(ln.text)), None
+        )
+    scripts = [el.text or "" for el in tree.iter("script")]
     out.published_at, out.published_precision, date_flags = _pick_date(
-        date_texts + info, outside, meta, url, fetched
+        date_texts + info, outside, meta, url, fetched, scripts, clock
     )
     out.flags += date_flags
     return out
@@ -391,14 +400,31 @@ _NOTICE = re.compile(r"(?:地点|地址|会议|主题|对象|议程)\s*[::]")
 _DATE_LABEL_LINE = re.compile(r"(?:发布|发表)(?:时间|日期)\s*[::]|^(?:时间|日期)\s*[::]")
 
 
+_POSTED = re.compile(r"^(?:发表于|发布于|posted\s*@|posted\s+on|published\s+on)\s*", re.I)
+_CLOCK_LINE = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
+# Meta tags that carry a date that is not the publish time (an update time…): they
+# only give a year or a day to a date the page shows without one.
+_META_DATE_NAME = re.compile(r"date|time|pub", re.I)
+
+
 def _pick_date(
     info: Sequence[str],
     lines: Sequence[Line],
     meta: dict[str, str],
     url: str,
     fetched: datetime,
+    scripts: Sequence[str] = (),
+    clock: str | None = None,
 ) -> tuple[str | None, str | None, list[str]]:
-    """The publish date and its precision: info lines, labelled lines, meta tags, the URL."""
+    """The publish date and its precision.
+
+    In order: the info lines near the title, labelled date lines elsewhere, a
+    ``发表于`` / ``posted @`` line after the body, then the publish-time meta
+    tags and script variables, then the URL.  A date shown without its year
+    takes the year of a meta, script or URL date of the same month and day; a
+    relative one (``昨天``, ``3小时前``) gives way to an absolute date the page
+    carries; a time shown alone (``clock``) gets the day from those dates.
+    """
     invalid = False
     visible: FoundDate | None = None
     for text in info:
@@ -423,6 +449,14 @@ def _pick_date(
                     break
                 if found:
                     invalid = True
+    if visible is None:  # a blog's or forum's "posted @ 2004-12-27 10:20" after the text
+        for line in lines:
+            posted = _POSTED.match(line.text)
+            if posted and len(line.text) <= 120:
+                found = find_date(line.text[posted.end() :], fetched, relative=False)
+                if found and found.value:
+                    visible = found
+                    break
     from_meta: FoundDate | None = None
     for key in _META_DATE_KEYS:
         if meta.get(key):
@@ -432,8 +466,18 @@ def _pick_date(
                 break
             if found:
                 invalid = True
+    from_meta = from_meta or script_date(scripts, fetched)
+    anchors = [d for d in (from_meta, *_other_meta_dates(meta, fetched)) if d]
+    url_day = date_from_url(url, fetched)
+    if url_day:
+        anchors.append(FoundDate(url_day, day_only=True))
     flags: list[str] = []
     chosen = visible
+    if chosen is not None and chosen.year_less:
+        completed = next((c for c in (with_year(chosen, a) for a in anchors) if c), None)
+        chosen = completed or chosen
+    elif chosen is not None and chosen.relative and from_meta:
+        chosen = from_meta  # "昨天" is read against the crawl time; the page's own date wins
     if from_meta and (
         chosen is None
         or (
@@ -445,13 +489,29 @@ def _pick_date(
         )
     ):
         chosen = from_meta
+    if clock and (chosen is None or chosen.day_only):
+        for day in [chosen, *anchors] if chosen else anchors:
+            timed = with_time(day, clock) if day else None
+            if timed:
+                chosen = timed
+                break
     if chosen and chosen.value:
         if chosen.relative:
             flags.append("date_relative")
         return chosen.value, chosen.precision, flags
     if invalid:
         return None, None, ["date_invalid"]
-    from_url = date_from_url(url, fetched)
-    if from_url:
-        return from_url, "day", ["date_from_url"]
+    if url_day:
+        return url_day, "day", ["date_from_url"]
     return None, None, ["no_date"]
+
+
+def _other_meta_dates(meta: dict[str, str], fetched: datetime) -> list[FoundDate]:
+    out = []
+    for key, value in meta.items():
+        if key in _META_DATE_KEYS or not _META_DATE_NAME.search(key):
+            continue
+        found = parse_iso(value, fetched)
+        if found and found.value:
+            out.append(found)
+    return out
