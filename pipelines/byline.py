@@ -65,6 +65,7 @@ def _trim(text: str, chars: str) -> str:
 
 # A staff code after a name: "杨倩_NF4425", "姚立伟-NT6056".
 _STAFF_CODE = re.compile(r"(?<=[\u3400-\u9fff])\s*[_\-]?[A-Za-z]{1,4}\d{2,}$")
+_WEB_ADDRESS = re.compile(r"www\.|https?:|@|\.(?:com|cn|net|org|gov)\b", re.I)
 # A sign-off handle standing for a name: "HN666", "biaoffeng" (labelled values only).
 _HANDLE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{2,24}$")
 
@@ -91,6 +92,8 @@ def clean_name(token: str, *, handles: bool = False) -> str | None:
         if len(token) == 3 and re.search(r"[网报社台局委厅院部办]$", token):
             return None
         return token
+    if _WEB_ADDRESS.search(token):
+        return None  # "www.yunnan.cn": a site, not a person
     if _LATIN_NAME.match(token):
         return token.strip()
     if handles and _HANDLE.match(token) and re.search(r"\d", token):
@@ -231,6 +234,17 @@ def unlabelled_outlet(line: str) -> str | None:
     return None
 
 
+def split_outlet_name(source: str | None) -> tuple[str | None, list[str]]:
+    """An outlet with a person's name glued after it: ``中国新闻网王帆`` → (中国新闻网, [王帆])."""
+    if not source or is_outlet(source):
+        return source, []
+    for cut in range(len(source) - 2, 1, -1):
+        head, tail = source[:cut], source[cut:]
+        if is_outlet(head) and person_like(tail):
+            return head, [tail]
+    return source, []
+
+
 _NAMES_SLASH_OUTLET = re.compile(r"^(?P<names>[^/]{2,20}?)\s*/\s*(?P<outlet>[^/\s]{2,16})$")
 
 
@@ -280,7 +294,8 @@ def parse_byline(line: str) -> Byline:
         byline.labels.add(kind)
         if kind == "source":
             if byline.source is None:
-                byline.source = clean_source(raw)
+                byline.source, glued = split_outlet_name(clean_source(raw))
+                byline.authors += [n for n in glued if n not in byline.authors]
             credit = _CREDIT_ROLES.search(raw)
             if credit:  # "来源:新华社 记者 张三"
                 found = parse_credit(raw[credit.start() :]).authors

@@ -354,6 +354,14 @@ def script_date(scripts: Iterable[str], fetched: datetime) -> FoundDate | None:
     return None
 
 
+def in_china_time(found: FoundDate) -> FoundDate:
+    """``found`` with its time written in China time (``+08:00``)."""
+    if not found.value or found.day_only:
+        return found
+    dt = du_parser.isoparse(found.value).astimezone(CHINA_TZ)
+    return FoundDate(dt.isoformat(timespec="seconds"), precision=found.precision)
+
+
 def with_year(found: FoundDate, anchor: FoundDate) -> FoundDate | None:
     """A year-less date completed by ``anchor`` (a meta, script or URL date) of the same
     month and day, or None when they disagree."""

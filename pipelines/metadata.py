@@ -55,6 +55,7 @@ from pipelines.dates import (
     date_free,
     date_from_url,
     find_date,
+    in_china_time,
     parse_fetched,
     parse_iso,
     script_date,
@@ -478,17 +479,14 @@ def _pick_date(
         chosen = completed or chosen
     elif chosen is not None and chosen.relative and from_meta:
         chosen = from_meta  # "昨天" is read against the crawl time; the page's own date wins
-    if from_meta and (
-        chosen is None
-        or (
-            chosen.day_only
-            and not from_meta.day_only
-            and from_meta.value
-            and chosen.value
-            and from_meta.value[:10] == chosen.value[:10]
-        )
-    ):
+    if from_meta and chosen is None:
         chosen = from_meta
+    elif from_meta and chosen and chosen.day_only and not from_meta.day_only:
+        # The page shows the day, a tag gives the time: in China time, so a UTC
+        # value late in the evening is not taken for the day before.
+        local = in_china_time(from_meta)
+        if local.value and chosen.value and local.value[:10] == chosen.value[:10]:
+            chosen = local
     if clock and (chosen is None or chosen.day_only):
         for day in [chosen, *anchors] if chosen else anchors:
             timed = with_time(day, clock) if day else None

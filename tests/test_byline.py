@@ -274,3 +274,29 @@ def test_trailing_credit_block_after_the_body() -> None:
     body = HEADLINE + TEXT + "<p>某京报记者 陈一帆</p><p>编辑 刘小阳 校对 李小铭</p>"
     md = _page("", body)
     assert (md.authors, md.editors) == (["陈一帆"], ["刘小阳"])
+
+
+def test_trailing_writer_credit_in_brackets() -> None:
+    found = body_credits(
+        ["第一段。", "活动持续到下午五点,吸引了上千名市民参加。(文/图 刘小东 易小楠)"]
+    )
+    assert found.authors == ["刘小东", "易小楠"]
+
+
+def test_credit_label_glued_to_the_affiliation_and_name() -> None:
+    assert parse_byline("采写:某都见习记者林小沛").authors == ["林小沛"]
+
+
+@pytest.mark.parametrize(
+    ("line", "source", "authors"),
+    [
+        ("来源:中国某某网王小帆", "中国某某网", ["王小帆"]),  # a name glued after the outlet
+        ("来源:某某日报海外网", "某某日报海外网", []),
+        ("作者:www.example.cn", None, []),  # a web address is not a person
+    ],
+)
+def test_source_with_a_name_glued_and_web_address_authors(
+    line: str, source: str | None, authors: list[str]
+) -> None:
+    found = parse_byline(line)
+    assert (found.source, found.authors) == (source, authors)

@@ -128,3 +128,14 @@ def test_a_blog_date_after_the_text(footer: str) -> None:
 def test_the_minute_next_to_the_date_is_kept() -> None:
     body = H1 + "<div><span>2019年09月11日</span><span>01:53</span> 某某科技</div>" + TEXT
     assert _date("", body)[0] == "2019-09-11T01:53:00+08:00"
+
+
+def test_a_utc_meta_time_refines_the_day_the_page_shows_in_china_time() -> None:
+    head = "<meta property='article:published_time' content='2019-09-06T16:10:00Z'>"
+    body = H1 + "<div>2019-09-07</div>" + TEXT
+    assert _date(head, body) == ("2019-09-07T00:10:00+08:00", [])
+
+
+def test_date_and_time_on_lines_of_their_own() -> None:
+    body = H1 + "<div>2019-09-24</div><div>09:10</div>" + TEXT
+    assert _date("", body)[0] == "2019-09-24T09:10:00+08:00"
