@@ -101,14 +101,17 @@ def clean_name(token: str, *, handles: bool = False) -> str | None:
     return None
 
 
+_DOT_NAME = re.compile(r"^[\u3400-\u9fff]{1,6}(?:·[\u3400-\u9fff]{1,6})+$")
+
+
 def person_like(name: str) -> bool:
     """A name shaped like a person's: a family name and one or two more characters.
 
     Used for names found without a label (a class-named element, a meta tag),
     where account and channel names (``加拿大必读``, ``股市行情``) stand too.
     """
-    if "·" in name:
-        return 3 <= len(name) <= 12
+    if "·" in name:  # 阿依古丽·买买提, 约翰·史密斯
+        return bool(_DOT_NAME.match(name)) and len(name) <= 12
     if _LATIN_FULL_NAME.match(name):
         return True
     if not _CJK_NAME.match(name):

@@ -300,3 +300,8 @@ def test_source_with_a_name_glued_and_web_address_authors(
 ) -> None:
     found = parse_byline(line)
     assert (found.source, found.authors) == (source, authors)
+
+
+def test_an_outlet_with_a_channel_after_a_dot_stays_whole() -> None:
+    assert person_like("·某号·政务") is False
+    assert parse_byline("来源:某某新闻·某某号·政务").source == "某某新闻·某某号·政务"
