@@ -24,12 +24,17 @@ from lxml.html import HtmlElement
 from pipelines.dates import ANY_DATE, CN_DATE
 from pipelines.normalize import normalize_text
 from pipelines.vocab import (
+    COMPOUND_SURNAMES,
     FIELD_OF_LABEL,
+    GLUED_WIDGETS,
     LABEL_RE,
     NOT_NAMES,
     NOT_SOURCES,
+    OUTLET_ENDINGS,
     ROLE_OF_WORD,
     ROLE_WORDS,
+    SURNAMES,
+    alternation,
 )
 
 # --- Labels -----------------------------------------------------------------------
@@ -58,15 +63,26 @@ def _trim(text: str, chars: str) -> str:
     return re.sub(f"^{cls}|{cls}$", "", text)
 
 
-def clean_name(token: str) -> str | None:
-    """A person's name from a byline token, job titles and affiliations dropped."""
-    token = _trim(token, " :()[]【】<>《》\"“”'")
-    if not token:
+# A staff code after a name: "杨倩_NF4425", "姚立伟-NT6056".
+_STAFF_CODE = re.compile(r"(?<=[\u3400-\u9fff])\s*[_\-]?[A-Za-z]{1,4}\d{2,}$")
+_WEB_ADDRESS = re.compile(r"www\.|https?:|@|\.(?:com|cn|net|org|gov)\b", re.I)
+# A sign-off handle standing for a name: "HN666", "biaoffeng" (labelled values only).
+_HANDLE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{2,24}$")
+
+
+def clean_name(token: str, *, handles: bool = False) -> str | None:
+    """A person's name from a byline token, job titles and affiliations dropped.
+
+    ``handles`` also takes a Latin handle with digits (``HN666``), which a
+    labelled 责任编辑 value can be.
+    """
+    token = _STAFF_CODE.sub("", _trim(token, " :()[]【】<>《》\"“”'"))
+    if not token or token in NOT_NAMES:
         return None
     if re.search(ROLE_WORDS, token):
         token = _ROLE_PREFIX.sub("", token)
     token = _trim(_NAME_SUFFIX.sub("", token), " :")
-    if not token or token in NOT_NAMES:
+    if not token or token in NOT_NAMES or token.lower() in NOT_NAMES:
         return None
     if _CJK_NAME.match(token):
         if _ORG_WORDS.search(token):
@@ -76,12 +92,36 @@ def clean_name(token: str) -> str | None:
         if len(token) == 3 and re.search(r"[网报社台局委厅院部办]$", token):
             return None
         return token
-    if _LATIN_NAME.match(token) and token.lower() not in NOT_NAMES:
+    if _WEB_ADDRESS.search(token):
+        return None  # "www.yunnan.cn": a site, not a person
+    if _LATIN_NAME.match(token):
         return token.strip()
+    if handles and _HANDLE.match(token) and re.search(r"\d", token):
+        return token
     return None
 
 
-def parse_names(value: str | None) -> list[str]:
+_DOT_NAME = re.compile(r"^[\u3400-\u9fff]{1,6}(?:·[\u3400-\u9fff]{1,6})+$")
+
+
+def person_like(name: str) -> bool:
+    """A name shaped like a person's: a family name and one or two more characters.
+
+    Used for names found without a label (a class-named element, a meta tag),
+    where account and channel names (``加拿大必读``, ``股市行情``) stand too.
+    """
+    if "·" in name:  # 阿依古丽·买买提, 约翰·史密斯
+        return bool(_DOT_NAME.match(name)) and len(name) <= 12
+    if _LATIN_FULL_NAME.match(name):
+        return True
+    if not _CJK_NAME.match(name):
+        return False
+    if name[:2] in COMPOUND_SURNAMES:
+        return 3 <= len(name) <= 4
+    return name[0] in SURNAMES and 2 <= len(name) <= 3
+
+
+def parse_names(value: str | None, *, handles: bool = False) -> list[str]:
     """Names from a label value: split on spaces, 、 , ; and job titles removed."""
     if not value:
         return []
@@ -101,8 +141,10 @@ def parse_names(value: str | None) -> list[str]:
             merged[-1] += token
         else:
             merged.append(token)
+    if handles and any(_CJK_NAME.match(tok) for tok in merged):
+        handles = False  # "韩保林 PK155": the code of the name before it
     for token in merged:
-        name = clean_name(token)
+        name = clean_name(token, handles=handles)
         if name and name not in names:
             names.append(name)
     return names
@@ -127,6 +169,15 @@ class Byline:
     responsible_editors: list[str] = field(default_factory=list)
     labels: set[str] = field(default_factory=set)  # fields whose label was seen
 
+    def merge(self, other: Byline) -> None:
+        """Add the names of ``other`` that this byline does not list yet."""
+        for mine, theirs in (
+            (self.authors, other.authors),
+            (self.editors, other.editors),
+            (self.responsible_editors, other.responsible_editors),
+        ):
+            mine += [n for n in theirs if n not in mine]
+
     def fill(self, other: Byline) -> None:
         """Take from ``other`` what this byline does not have yet."""
         self.source = self.source or other.source
@@ -146,6 +197,7 @@ def clean_source(value: str) -> str | None:
     value = CN_DATE.sub(" ", ANY_DATE.sub(" ", value))
     value = re.sub(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)", " ", value).strip()
     value = _trim(value.split(" ", 1)[0], " :,;|()")
+    value = _GLUED_WIDGET.sub("", value)  # "新京报举报": a report link after the name
     if not value or len(value) > 40 or re.search(r"[。,“”!?]", value):
         return None
     if value in NOT_SOURCES:
@@ -153,9 +205,90 @@ def clean_source(value: str) -> str | None:
     return value
 
 
+_GLUED_WIDGET = re.compile(f"(?<=[^\\s])(?:{alternation(GLUED_WIDGETS)})$")
+_OUTLET = re.compile(rf"^[\u3400-\u9fffA-Za-z·]{{1,14}}(?:{alternation(OUTLET_ENDINGS)})$")
+_ORG_NAME = re.compile(r"[局委厅院部办所站队处科会馆组府]$")
+_DATE_OR_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
+_TOKEN_SPLIT = re.compile(r"[\s|丨·•/]+")
+
+
+def is_outlet(name: str) -> bool:
+    """Shaped like a news outlet's name: ``新京报``, ``中国网``, ``澎湃新闻``, ``新浪科技``."""
+    return bool(_OUTLET.match(name)) and name not in NOT_SOURCES and len(name) >= 2
+
+
+def is_organisation(name: str) -> bool:
+    """An outlet or an office (``江苏省人民政府办公厅``, ``市公安局``)."""
+    return is_outlet(name) or bool(_ORG_WORDS.search(name) or _ORG_NAME.search(name))
+
+
+def unlabelled_outlet(line: str) -> str | None:
+    """The outlet an info line names beside its date without a label.
+
+    ``2019年09月11日 01:53 新浪科技``, ``原创 南方都市报 2019-09-09 16:01:46``; a line
+    with any label but a date label is read by its labels instead.
+    """
+    if any(FIELD_OF_LABEL[m.group("label")] != "date" for m in LABEL_RE.finditer(line)):
+        return None
+    for token in _TOKEN_SPLIT.split(LABEL_RE.sub(" ", line)):  # a word of its own, not glued
+        token = _GLUED_WIDGET.sub("", token)
+        if is_outlet(token):
+            return token
+    return None
+
+
+def split_outlet_name(source: str | None) -> tuple[str | None, list[str]]:
+    """An outlet with a person's name glued after it: ``中国新闻网王帆`` → (中国新闻网, [王帆])."""
+    if not source or is_outlet(source):
+        return source, []
+    for cut in range(len(source) - 2, 1, -1):
+        head, tail = source[:cut], source[cut:]
+        if is_outlet(head) and person_like(tail):
+            return head, [tail]
+    return source, []
+
+
+_NAMES_SLASH_OUTLET = re.compile(r"^(?P<names>[^/]{2,20}?)\s*/\s*(?P<outlet>[^/\s]{2,16})$")
+
+
+def outlet_line(line: str) -> Byline | None:
+    """A line beside the date that holds only the outlet, or names and outlet.
+
+    ``新华社`` alone, ``石佳/中国青年报``.
+    """
+    line = line.strip()
+    if is_outlet(line):
+        return Byline(source=line)
+    m = _NAMES_SLASH_OUTLET.match(line)
+    if m and is_outlet(m.group("outlet")):
+        names = parse_names(m.group("names"))
+        if names and all(person_like(n) for n in names):
+            return Byline(source=m.group("outlet"), authors=names)
+    return None
+
+
+# A label at the start of a line with a bar or slash for its colon: "编辑|张三", "责编丨李四".
+_BAR_LABEL = re.compile(rf"^\s*[(\[【]?\s*({alternation(FIELD_OF_LABEL)})\s*[|丨/]\s*(?=\S)")
+# Cells of a bar-separated info line that put the value right after the label:
+# "发表于2014-08-24 21:30| 来源CSDN| 作者魏星".
+_BARE_LABEL_CELL = re.compile(
+    rf"(?:^|(?<=[|丨]))\s*({alternation(w for w, f in FIELD_OF_LABEL.items() if f != 'date')})"
+    r"(?=[^\s::|丨])"
+)
+
+
+def _with_colons(line: str) -> str:
+    """The line with a colon after labels written without one (see the patterns above)."""
+    line = _BAR_LABEL.sub(r"\1:", line, count=1)
+    if line.count("|") + line.count("丨") >= 2:
+        line = _BARE_LABEL_CELL.sub(r"\1:", line)
+    return line
+
+
 def parse_byline(line: str) -> Byline:
     """Source, authors and editors from an info line in any of the portal forms."""
     byline = Byline()
+    line = _with_colons(line)
     matches = list(LABEL_RE.finditer(line))
     for i, m in enumerate(matches):
         kind = FIELD_OF_LABEL[m.group("label")]
@@ -164,7 +297,8 @@ def parse_byline(line: str) -> Byline:
         byline.labels.add(kind)
         if kind == "source":
             if byline.source is None:
-                byline.source = clean_source(raw)
+                byline.source, glued = split_outlet_name(clean_source(raw))
+                byline.authors += [n for n in glued if n not in byline.authors]
             credit = _CREDIT_ROLES.search(raw)
             if credit:  # "来源:新华社 记者 张三"
                 found = parse_credit(raw[credit.start() :]).authors
@@ -172,63 +306,132 @@ def parse_byline(line: str) -> Byline:
         elif kind == "author":
             byline.authors += [n for n in parse_names(_clean_value(raw)) if n not in byline.authors]
         elif kind == "editor":
-            byline.editors += [n for n in parse_names(_clean_value(raw)) if n not in byline.editors]
+            names = parse_names(_clean_value(raw), handles=True)
+            byline.editors += [n for n in names if n not in byline.editors]
         elif kind == "responsible_editor":
-            byline.responsible_editors += [
-                n for n in parse_names(_clean_value(raw)) if n not in byline.responsible_editors
-            ]
+            names = parse_names(_clean_value(raw), handles=True)
+            byline.responsible_editors += [n for n in names if n not in byline.responsible_editors]
     return byline
 
 
 _CREDIT_ROLES = re.compile(f"({ROLE_WORDS})")
-_PAREN = re.compile(r"[(（]([^()（）]{2,60})[)）]")
-_WEN_TU = re.compile(
-    r"^[(（]?\s*(?:文\s*/\s*图|图\s*/\s*文|文字|撰文|文)\s*(?:[/:|丨]\s*|\s+)"
-    r"(?P<names>[\u3400-\u9fff·]{2,5}(?:[\s、,]+[\u3400-\u9fff·]{2,5}){0,4})\s*[)）]?$"
+_PAREN = re.compile(r"[(（【\[]([^()（）【】\[\]]{2,60})[)）】\]]")
+# "文/图 王五", "文/张三", "图文|李四", "文字:赵六" written before names: the author's credit.
+_WRITER_MARK = re.compile(
+    r"(?:^|(?<=[\s(（【\[]))(?:文\s*/\s*图|图\s*/\s*文|图文|文字|文)\s*(?:[/|丨:]\s*|\s+)(?=\S)"
 )
+# "图/王五", "摄影/张艳": the photographer's.
+_PHOTO_MARK = re.compile(r"(?:^|(?<=[\s(（【\[]))(?:图片|图)\s*[/|丨:]\s*(?=\S)")
+# Names closed by a photographer's mark: "(记者 张三 摄)", "李妍摄".
+_PHOTO_TAIL = re.compile(r"(?:拍摄|摄影|摄)\s*$")
+# Sentence punctuation: a line with it is prose, not a credit.
+_SENTENCE = re.compile(r"[。!?;“”,:]")
 
 
-def parse_credit(text: str) -> Byline:
-    """Authors and editors from a credit: ``辽宁日报记者 杨忠厚``, ``记者 张三 通讯员 李四``."""
+def parse_credit(text: str, *, strict: bool = False) -> Byline:
+    """Authors and editors from a credit: ``辽宁日报记者 杨忠厚``, ``记者 张三 通讯员 李四``.
+
+    Role words split the credit; names closed by ``摄`` belong to a photographer
+    and names under 摄影 / 校对 to nobody the record names.  ``strict`` demands
+    that the credit is nothing else (see ``credit_line``): no role, or a word
+    that is not a name, and nothing is returned.
+    """
+    text = _PHOTO_MARK.sub(" 摄影 ", _WRITER_MARK.sub(" 撰文 ", text))
     parts = _CREDIT_ROLES.split(text)
     found = Byline()
+    if len(parts) < 3 or (strict and len(parts[0].strip()) > 12):
+        return found
     targets = {
         "author": found.authors,
         "editor": found.editors,
         "responsible_editor": found.responsible_editors,
     }
-    for role, value in zip(parts[1::2], parts[2::2], strict=False):
+    for i, (role, value) in enumerate(zip(parts[1::2], parts[2::2], strict=False)):
+        glued = 2 * i + 3 < len(parts) and not value[-1:].isspace()  # "观察者网专栏作者"
+        if _PHOTO_TAIL.search(value):
+            continue  # a photographer's credit
+        names = parse_names(value)
+        if glued and not (len(names) == 1 and person_like(names[0])):
+            continue  # the affiliation of the next role, not a name
+        if strict:
+            words = [w for w in _NAME_SPLIT.split(value) if w and not _NAME_SUFFIX.fullmatch(w)]
+            if not words and 2 * i + 3 >= len(parts):
+                return Byline()  # a role with nobody after it
+            if any(clean_name(w) is None for w in words if not _ONE_CJK.match(w)) or (
+                not value[:1].isspace() and names and not person_like(names[0])
+            ):
+                return Byline()  # "编辑部的故事": a word, not a credit
         target = targets.get(ROLE_OF_WORD[role])
         if target is not None:
-            target += [n for n in parse_names(value) if n not in target]
+            target += [n for n in names if n not in target]
     return found
 
 
-def body_credits(paragraphs: Sequence[str]) -> list[str]:
-    """Authors credited in the body: first and last paragraphs, or short credit lines."""
-    if not paragraphs:
-        return []
-    authors: list[str] = []
+def credit_line(text: str) -> Byline | None:
+    """The byline in a line that is a credit and nothing else, or None.
+
+    ``新京报记者 陆一夫``, ``编辑 刘晓阳 校对 李铭``, ``(文/图 刘玺东 易赛楠)``,
+    ``采写:南都见习记者 林子沛``, ``扬子晚报记者张楠``: short, without sentence
+    punctuation, every word a role or a name.
+    """
+    text = _trim(text.strip(), "()（）【】[]▲")
+    if not text or len(text) > 50:
+        return None
+    if LABEL_RE.search(text):
+        if _SENTENCE.search(LABEL_RE.sub(" ", text)):
+            return None
+        labelled = parse_byline(text)
+        if not all(person_like(n) for n in labelled.authors):
+            return None  # "记者:好的": an interview's question, not a credit
+        if labelled.labels <= {"author", "editor", "responsible_editor", "ignored_credit"} and (
+            labelled.authors or labelled.editors or labelled.responsible_editors
+        ):
+            return labelled
+        return None
+    if _SENTENCE.search(text):
+        return None
+    found = parse_credit(text, strict=True)
+    if found.authors or found.editors or found.responsible_editors:
+        return found
+    return None
+
+
+def body_credits(paragraphs: Sequence[str], extra: Sequence[str] = ()) -> Byline:
+    """Credits in the body: brackets opening or closing it, and lines that are credits.
+
+    ``本报讯(记者 张三 通讯员 李四)``, ``新华社巴黎12月9日电(记者 唐霁)`` in the first
+    paragraphs, ``(文/图 王五)`` closing the last ones, and credit lines anywhere
+    (``新京报记者 陆一夫`` / ``编辑 刘晓阳`` after the text).  ``extra`` are more
+    lines to read as credit lines (those the body stage took out of the text).
+    """
+    found = Byline()
     spots: list[str] = []
-    first, last = paragraphs[0], paragraphs[-1]
-    for m in _PAREN.finditer(first[:80]):
-        spots.append(m.group(1))
-    for m in _PAREN.finditer(last[-80:]):
-        spots.append(m.group(1))
-    for para in [*paragraphs[:3], *paragraphs[-3:]]:
-        if len(para) > 40 or "。" in para:
-            continue
-        wen = _WEN_TU.match(para)
-        if wen:
-            authors += [n for n in parse_names(wen.group("names")) if n not in authors]
-        elif re.match(r"^[(（]?[^。,:]{0,12}?(?:记者|通讯员)(?!\s*:)", para):
-            spots.append(_trim(para, "()（）"))
+    for para in paragraphs[:3]:
+        spots += [m.group(1) for m in _PAREN.finditer(para[:80])]
+    for para in paragraphs[-3:]:
+        spots += [m.group(1) for m in _PAREN.finditer(para[-80:])]
     for spot in spots:
-        if not re.search(r"记者|通讯员|撰稿", spot):
-            continue
-        found = parse_credit(spot).authors
-        authors += [n for n in found if n not in authors]
-    return authors
+        credit = credit_line(spot)
+        if credit:
+            found.merge(credit)
+    for para in [*paragraphs, *extra]:
+        credit = credit_line(para)
+        if credit:
+            found.merge(credit)
+    # The last paragraphs of prose (widgets and link lists may follow them in the body).
+    prose = [p for p in paragraphs if len(p) >= 30 and "。" in p][-3:]
+    for para in prose if not found.authors else []:
+        m = _CLOSING_NAMES.search(para)
+        names = parse_names(m.group(1)) if m else []
+        if names and all(person_like(n) for n in names):
+            found.authors = names  # "…表示。(李楠)": the writer closing the text
+    return found
+
+
+# Names alone in brackets closing the text, after its last sentence.
+_CLOSING_NAMES = re.compile(
+    r"[。!?”][(（]\s*([\u3400-\u9fff·]{2,4}(?:[\s、][\u3400-\u9fff·]{2,4}){0,2})\s*[)）]$"
+)
 
 
 # --- Hints ------------------------------------------------------------------------
@@ -237,8 +440,13 @@ _SOURCE_CLASS = re.compile(r"(?:^|[\s_-])(?:source|laiyuan|ly|from|media-name)(?
 _AUTHOR_CLASS = re.compile(r"(?:^|[\s_-])(?:author|zuozhe|zz|writer|reporter)(?:$|[\s_-])", re.I)
 
 
-def class_hints(tree: HtmlElement) -> Byline:
-    """Source / authors from elements named for them, without a label: ``<a class="source">``."""
+def class_hints(tree: HtmlElement, near: Sequence[str] | None = None) -> Byline:
+    """Source / authors from elements named for them, without a label: ``<a class="source">``.
+
+    Only elements whose text stands in one of the ``near`` lines (the article's
+    header and body) count; a hinted author must look like a person's name and a
+    hinted source like an outlet or an office, not an account or channel name.
+    """
     found = Byline()
     for el in tree.iter("span", "a", "div", "p", "em", "i", "li"):
         names = f"{el.get('class', '')} {el.get('id', '')}"
@@ -251,14 +459,17 @@ def class_hints(tree: HtmlElement) -> Byline:
         text = normalize_text(el.text_content())
         if not text or len(text) > 30:
             continue
+        if near is not None and not any(text in line for line in near):
+            continue
         if LABEL_RE.search(text):
             labelled = parse_byline(text)
             found.source = found.source or labelled.source
             found.authors = found.authors or labelled.authors
         elif is_source and not found.source:
-            found.source = clean_source(text)
+            source = clean_source(text)
+            found.source = source if source and is_organisation(source) else None
         elif is_author and not found.authors:
-            found.authors = parse_names(text)
+            found.authors = [n for n in parse_names(text) if person_like(n)]
         if found.source and found.authors:
             break
     return found

@@ -9,7 +9,7 @@ and does the month arithmetic for relative dates.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -29,6 +29,7 @@ class FoundDate:
     relative: bool = False
     day_only: bool = False
     precision: str | None = None  # "second", "minute" or "day": what the page gave
+    year_less: bool = False  # the page gave month and day only; the year was guessed
 
     def __post_init__(self) -> None:
         if self.precision is None and self.value:
@@ -71,7 +72,7 @@ def _format(dt: datetime | date, with_time: bool) -> str:
     if not with_time or not isinstance(dt, datetime):
         return dt.strftime("%Y-%m-%d")
     tz = dt.tzinfo or CHINA_TZ
-    return dt.replace(tzinfo=tz).isoformat(timespec="seconds").replace("+00:00", "+00:00")
+    return dt.replace(tzinfo=tz).isoformat(timespec="seconds")
 
 
 def _build(
@@ -158,7 +159,14 @@ def _read_no_year(m: re.Match[str], fetched: datetime) -> FoundDate | None:
     if found.invalid and 1 <= month <= 12:
         found = _build(fetched.year - 1, month, day, hh, mi, ss, fetched)
     found.relative = True
+    found.year_less = True
     return found
+
+
+def _read_short_year(m: re.Match[str], fetched: datetime) -> FoundDate | None:
+    """``18-03-08 23:16``: a two-digit year (this century)."""
+    hh, mi, ss, _ = _time(m)
+    return _build(2000 + int(m["yy"]), int(m["m"]), int(m["d"]), hh, mi, ss, fetched)
 
 
 _AGO_UNITS: dict[str, timedelta | relativedelta] = {
@@ -226,6 +234,15 @@ DATE_FORMS: tuple[DateForm, ...] = (
     ),
     DateForm("chinese", CN_DATE, _read_cn),
     DateForm(
+        "short-year",
+        re.compile(
+            r"(?<![\d/.\-])(?P<yy>\d{2})-(?P<m>\d{2})-(?P<d>\d{2})\s*"
+            r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?(?!\d)"
+        ),
+        _read_short_year,
+        loose=True,
+    ),
+    DateForm(
         "month-day",
         re.compile(r"(?<![\d年/.\-])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日" + _TIME),
         _read_no_year,
@@ -234,7 +251,9 @@ DATE_FORMS: tuple[DateForm, ...] = (
     DateForm(
         "dash-month-day",
         re.compile(
-            r"(?<![\d/.\-])(?P<m>\d{1,2})-(?P<d>\d{1,2})\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?![\d-])"
+            # "10-08 12:00", or glued by the markup: "10-0812:00"
+            r"(?<![\d/.\-])(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:\s+|(?<=-\d\d))"
+            r"(?P<H>\d{1,2}):(?P<M>\d{2})(?![\d-])"
         ),
         _read_no_year,
         relative=True,
@@ -261,6 +280,16 @@ def date_form(text: str, *, relative: bool = True) -> DateForm | None:
         if (relative or not form.relative) and form.pattern.search(text):
             return form
     return None
+
+
+_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
+
+
+def date_free(text: str) -> str:
+    """``text`` without its dates, times, spaces and separators (what else a date line says)."""
+    for form in DATE_FORMS:
+        text = form.pattern.sub(" ", text)
+    return re.sub(r"[\s|/·•:\-]+", "", _CLOCK.sub(" ", text))
 
 
 def find_date(text: str, fetched: datetime, *, relative: bool = True) -> FoundDate | None:
@@ -296,6 +325,63 @@ def parse_iso(value: str, fetched: datetime) -> FoundDate | None:
             return FoundDate(None, invalid=True)
         return FoundDate(_format(dt.replace(microsecond=0), True))
     return find_date(value, fetched, relative=False)
+
+
+# Publish times that pages keep in script variables or JSON-LD: WeChat's
+# ``var ct = "1581517074"``, ``"datePublished": "2020-02-12T22:17:54+08:00"``.
+_SCRIPT_EPOCH = re.compile(
+    r"\b(?:var\s+)?(?:ct|publish_?time|pub_?time|publishTime|pubTime)\s*[=:]\s*[\"']?(\d{10})\b"
+)
+_SCRIPT_ISO = re.compile(
+    r"[\"'](?:datePublished|publish_?[Tt]ime|pub_?[Dd]ate|pubtime)[\"']\s*:\s*[\"']"
+    r"((?:19|20)\d{2}-\d{1,2}-\d{1,2}[^\"']{0,20})[\"']"
+)
+
+
+def script_date(scripts: Iterable[str], fetched: datetime) -> FoundDate | None:
+    """The publish time a page's scripts carry (first found), or None."""
+    for text in scripts:
+        m = _SCRIPT_EPOCH.search(text)
+        if m:
+            dt = datetime.fromtimestamp(int(m.group(1)), CHINA_TZ)
+            if dt.year >= MIN_YEAR and dt <= fetched + timedelta(days=1):
+                return FoundDate(_format(dt, True))
+        m = _SCRIPT_ISO.search(text)
+        if m:
+            found = parse_iso(m.group(1), fetched)
+            if found and found.value:
+                return found
+    return None
+
+
+def in_china_time(found: FoundDate) -> FoundDate:
+    """``found`` with its time written in China time (``+08:00``)."""
+    if not found.value or found.day_only:
+        return found
+    dt = du_parser.isoparse(found.value).astimezone(CHINA_TZ)
+    return FoundDate(dt.isoformat(timespec="seconds"), precision=found.precision)
+
+
+def with_year(found: FoundDate, anchor: FoundDate) -> FoundDate | None:
+    """A year-less date completed by ``anchor`` (a meta, script or URL date) of the same
+    month and day, or None when they disagree."""
+    if not (found.value and anchor.value) or found.value[4:10] != anchor.value[4:10]:
+        return None
+    return FoundDate(anchor.value[:4] + found.value[4:], precision=found.precision)
+
+
+def with_time(day: FoundDate, clock: str) -> FoundDate | None:
+    """The day of ``day`` at a time of day shown alone (``19:02``)."""
+    m = _CLOCK.fullmatch(clock.strip())
+    if not day.value or not m:
+        return None
+    hh, mi, *rest = clock.strip().split(":")
+    value = f"{day.value[:10]}T{int(hh):02d}:{mi}:{rest[0] if rest else '00'}+08:00"
+    try:
+        du_parser.isoparse(value)
+    except ValueError:
+        return None
+    return FoundDate(value, precision="second" if rest else "minute")
 
 
 _URL_DATES = (

@@ -40,19 +40,27 @@ from pipelines.byline import (
     body_credits,
     class_hints,
     clean_source,
+    credit_line,
     is_credit_line,
+    outlet_line,
     parse_byline,
-    parse_credit,
     parse_names,
+    person_like,
+    unlabelled_outlet,
 )
 from pipelines.dates import (
     ANY_DATE,
     FoundDate,
     date_form,
+    date_free,
     date_from_url,
     find_date,
+    in_china_time,
     parse_fetched,
     parse_iso,
+    script_date,
+    with_time,
+    with_year,
 )
 from pipelines.dom import Line, _key, element_lines, select_elements
 from pipelines.normalize import normalize_text
@@ -150,13 +158,145 @@ def _body_index(lines: Sequence[Line], paragraphs: Sequence[str], start: int | N
     return None
 
 
+def _body_end(lines: Sequence[Line], paragraphs: Sequence[str], body_idx: int | None) -> int | None:
+    """Index of the line holding the body's last paragraph."""
+    if not paragraphs or body_idx is None:
+        return None
+    last = paragraphs[-1]
+    for i in range(len(lines) - 1, body_idx - 1, -1):
+        if lines[i].text == last:
+            return i
+    return None
+
+
+@dataclass
+class _ReadByline:
+    found: Byline
+    has_labels: bool
+
+
+def _site_names(meta: dict[str, str], title: str | None, site_name: str | None) -> list[str]:
+    """Names of the site itself: the copyright holder, og:site_name, the portal's name."""
+    names = [meta.get("og:site_name", ""), meta.get("copyright", ""), site_name or ""]
+    return [n for n in names if n]
+
+
+def _read_byline(
+    tree: HtmlElement,
+    info: Sequence[str],
+    lines: Sequence[Line],
+    region: Sequence[Line],
+    paragraphs: Sequence[str],
+    meta_lines: Sequence[str],
+    meta: dict[str, str],
+    body_set: frozenset[str],
+    title: str | None,
+    site_name: str | None,
+) -> _ReadByline:
+    """Source, authors and editors, from the strongest evidence down.
+
+    Labelled info lines near the title, labelled credit lines anywhere outside
+    the body, credits in and around the body (``本报讯(记者 张三)``, trailing
+    ``编辑 刘晓阳``), an outlet named beside the date without a label, elements
+    named for the field (``class="author"``) in the article's region, and last
+    the CMS meta tags.
+    """
+    byline = Byline()
+    for text in info:
+        found = parse_byline(text)
+        credit = credit_line(ANY_DATE.sub("", text).strip())
+        if credit:
+            credit.labels.add("author")
+            found.fill(credit)
+        byline.fill(found)
+    has_labels = bool(byline.labels)
+    for text in meta_lines:
+        byline.fill(parse_byline(text))
+    for line in lines:  # labelled lines elsewhere on the page, never the body's own text
+        text = line.text
+        if len(text) <= 40 and META_LINE.match(text) and text not in body_set:
+            byline.fill(parse_byline(text))
+
+    extra = [line.text for line in region if line.text not in body_set]
+    credits = body_credits(paragraphs, extra=[*meta_lines, *extra])
+    if not byline.authors or (credits.authors and set(byline.authors) < set(credits.authors)):
+        # The body's credit names everyone (本报讯(记者 张三 通讯员 李四)); a meta
+        # tag or header often names only the first.
+        byline.authors = credits.authors or byline.authors
+    byline.editors = byline.editors or credits.editors
+    byline.responsible_editors = byline.responsible_editors or credits.responsible_editors
+
+    if not byline.source and "source" not in byline.labels:
+        byline.source = _outlet_beside_date(info, region, byline)
+    if not byline.source or not byline.authors:
+        hinted = class_hints(tree, [line.text for line in region])
+        if not byline.source and "source" not in byline.labels:
+            byline.source = hinted.source
+        if not byline.authors and "author" not in byline.labels:
+            byline.authors = hinted.authors
+    if not byline.source:
+        for key in _META_SOURCE_KEYS:
+            if meta.get(key):
+                byline.source = clean_source(meta[key])
+                if byline.source:
+                    break
+    if not byline.authors and "author" not in byline.labels:
+        site = _site_names(meta, title, site_name)
+        for key in _META_AUTHOR_KEYS:
+            value = meta.get(key, "")
+            if not value or "@" in value:
+                continue  # "name, email@gmail.com": a template's placeholder
+            # A person's name, or a pen name in Latin letters; not an account name in Chinese.
+            names = [n for n in parse_names(value) if person_like(n) or n.isascii()]
+            byline.authors = [n for n in names if not any(n in s for s in site)]
+            if byline.authors:
+                break
+    if byline.source:
+        byline.authors = [a for a in byline.authors if a != byline.source]
+    return _ReadByline(byline, has_labels)
+
+
+def _outlet_beside_date(info: Sequence[str], region: Sequence[Line], byline: Byline) -> str | None:
+    """An outlet named without a label in the date line, or alone on a line beside it."""
+    for text in info:
+        if date_form(text):
+            outlet = unlabelled_outlet(text)
+            if outlet:
+                return outlet
+    for i, line in enumerate(region):
+        form = date_form(line.text)
+        if form is None or len(date_free(line.text)) > 2:
+            continue
+        for other in (region[i - 1] if i else None, region[i + 1] if i + 1 < len(region) else None):
+            found = outlet_line(other.text) if other is not None else None
+            if found:
+                if not byline.authors:
+                    byline.authors = found.authors
+                return found.source
+    return None
+
+
+def _dated_link_line(text: str) -> bool:
+    """A short line opening with a full date: right under the headline, an info line even
+    when its outlet and widgets are links (``2019年09月11日 01:53 新浪科技 我有话说 收藏本文``)."""
+    form = date_form(text, relative=False)
+    if len(text) > 80 or form is None or form.loose:
+        return False
+    m = form.pattern.search(text)
+    return m is not None and m.start() == 0  # "标题 2024-05-01" is a list item
+
+
 def _is_info(line: Line) -> bool:
     """An info line: labels, a date or a credit; not a linked list item (``标题 2024-05-01``)."""
     if line.link_chars >= len(line.text) * 0.5 and not LABEL_RE.search(line.text):
         return False
     if _NOTICE.search(line.text):
         return False
-    return _is_candidate_info(line.text) or is_credit_line(line.text)
+    return (
+        _is_candidate_info(line.text)
+        or is_credit_line(line.text)
+        or credit_line(line.text) is not None
+    )
 
 
 def _selector_lines(tree: HtmlElement, selector: str | None) -> list[str]:
@@ -198,10 +338,12 @@ def extract_metadata(
             else idx + 9
         )
         after: list[str] = []
-        for line in lines[idx + 1 : end]:
+        for j, line in enumerate(lines[idx + 1 : end]):
             if len(line.text) > 150 and not LABEL_RE.search(line.text):
                 break
-            if _is_info(line) and line.text not in body_set:
+            if line.text in body_set:
+                continue
+            if _is_info(line) or (j < 3 and _dated_link_line(line.text)):
                 after.append(line.text)
         before = [line.text for line in lines[max(0, idx - 3) : idx] if _is_info(line)]
         info += after + before[::-1]
@@ -216,50 +358,20 @@ def extract_metadata(
             if _is_candidate_info(line.text) and LABEL_RE.search(line.text)
         ][:3]
 
-    byline = Byline()
-    for text in info:
-        found = parse_byline(text)
-        if is_credit_line(ANY_DATE.sub("", text).strip()):
-            credit = parse_credit(ANY_DATE.sub("", text))
-            credit.labels.add("author")
-            found.fill(credit)
-        byline.fill(found)
-    out.has_byline = bool(byline.labels)
-    for text in meta_lines:
-        byline.fill(parse_byline(text))
-    for line in lines:  # labelled lines elsewhere on the page, never the body's own text
-        text = line.text
-        if len(text) <= 40 and META_LINE.match(text) and text not in body_set:
-            byline.fill(parse_byline(text))
-    if not byline.source or not byline.authors:
-        hinted = class_hints(tree)
-        if not byline.source and "source" not in byline.labels:
-            byline.source = hinted.source
-        if not byline.authors and "author" not in byline.labels:
-            byline.authors = hinted.authors
-    if not byline.source:
-        for key in _META_SOURCE_KEYS:
-            if meta.get(key):
-                byline.source = clean_source(meta[key])
-                if byline.source:
-                    break
-    if not byline.authors:
-        for key in _META_AUTHOR_KEYS:
-            if meta.get(key):
-                byline.authors = parse_names(meta[key])
-                if byline.authors:
-                    break
-    credits = body_credits(paragraphs)
-    if not byline.authors or (credits and set(byline.authors) < set(credits)):
-        # The body's credit names everyone (本报讯(记者 张三 通讯员 李四)); a meta
-        # tag or header often names only the first.
-        byline.authors = credits or byline.authors
-    if byline.source:
-        byline.authors = [a for a in byline.authors if a != byline.source]
-    out.source = byline.source
-    out.authors = byline.authors
-    out.editors = byline.editors
-    out.responsible_editors = byline.responsible_editors
+    # The article's region: from the title (or the body) to a few lines after the body.
+    start = idx if idx is not None else body_idx
+    body_end = _body_end(lines, paragraphs, body_idx)
+    region = list(lines[max(0, (start or 0) - 3) : (body_end or (start or 0) + 16) + 4])
+    if start is None:
+        region = list(lines[:80])
+    byline = _read_byline(
+        tree, info, lines, region, paragraphs, meta_lines, meta, body_set, out.title, site_name
+    )
+    out.has_byline = byline.has_labels
+    out.source = byline.found.source
+    out.authors = byline.found.authors
+    out.editors = byline.found.editors
+    out.responsible_editors = byline.found.responsible_editors
 
     for line in lines:
         m = _ORIGINAL_TITLE_LINE.match(line.text)
@@ -268,8 +380,14 @@ def extract_metadata(
             break
 
     outside = [line for line in lines if line.text not in body_set]
+    clock = None
+    if idx is not None:  # a time of day alone under the headline: "19:02"
+        clock = next(
+            (ln.text for ln in lines[idx + 1 : idx + 6] if _CLOCK_LINE.match(ln.text)), None
+        )
+    scripts = [el.text or "" for el in tree.iter("script")]
     out.published_at, out.published_precision, date_flags = _pick_date(
-        date_texts + info, outside, meta, url, fetched
+        date_texts + info, outside, meta, url, fetched, scripts, clock
     )
     out.flags += date_flags
     return out
@@ -283,14 +401,31 @@ _NOTICE = re.compile(r"(?:地点|地址|会议|主题|对象|议程)\s*[::]")
 _DATE_LABEL_LINE = re.compile(r"(?:发布|发表)(?:时间|日期)\s*[::]|^(?:时间|日期)\s*[::]")
 
 
+_POSTED = re.compile(r"^(?:发表于|发布于|posted\s*@|posted\s+on|published\s+on)\s*", re.I)
+_CLOCK_LINE = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
+# Meta tags that carry a date that is not the publish time (an update time…): they
+# only give a year or a day to a date the page shows without one.
+_META_DATE_NAME = re.compile(r"date|time|pub", re.I)
+
+
 def _pick_date(
     info: Sequence[str],
     lines: Sequence[Line],
     meta: dict[str, str],
     url: str,
     fetched: datetime,
+    scripts: Sequence[str] = (),
+    clock: str | None = None,
 ) -> tuple[str | None, str | None, list[str]]:
-    """The publish date and its precision: info lines, labelled lines, meta tags, the URL."""
+    """The publish date and its precision.
+
+    In order: the info lines near the title, labelled date lines elsewhere, a
+    ``发表于`` / ``posted @`` line after the body, then the publish-time meta
+    tags and script variables, then the URL.  A date shown without its year
+    takes the year of a meta, script or URL date of the same month and day; a
+    relative one (``昨天``, ``3小时前``) gives way to an absolute date the page
+    carries; a time shown alone (``clock``) gets the day from those dates.
+    """
     invalid = False
     visible: FoundDate | None = None
     for text in info:
@@ -315,6 +450,14 @@ def _pick_date(
                     break
                 if found:
                     invalid = True
+    if visible is None:  # a blog's or forum's "posted @ 2004-12-27 10:20" after the text
+        for line in lines:
+            posted = _POSTED.match(line.text)
+            if posted and len(line.text) <= 120:
+                found = find_date(line.text[posted.end() :], fetched, relative=False)
+                if found and found.value:
+                    visible = found
+                    break
     from_meta: FoundDate | None = None
     for key in _META_DATE_KEYS:
         if meta.get(key):
@@ -324,26 +467,49 @@ def _pick_date(
                 break
             if found:
                 invalid = True
+    from_meta = from_meta or script_date(scripts, fetched)
+    anchors = [d for d in (from_meta, *_other_meta_dates(meta, fetched)) if d]
+    url_day = date_from_url(url, fetched)
+    if url_day:
+        anchors.append(FoundDate(url_day, day_only=True))
     flags: list[str] = []
     chosen = visible
-    if from_meta and (
-        chosen is None
-        or (
-            chosen.day_only
-            and not from_meta.day_only
-            and from_meta.value
-            and chosen.value
-            and from_meta.value[:10] == chosen.value[:10]
-        )
-    ):
+    if chosen is not None and chosen.year_less:
+        completed = next((c for c in (with_year(chosen, a) for a in anchors) if c), None)
+        chosen = completed or chosen
+    elif chosen is not None and chosen.relative and from_meta:
+        chosen = from_meta  # "昨天" is read against the crawl time; the page's own date wins
+    if from_meta and chosen is None:
         chosen = from_meta
+    elif from_meta and chosen and chosen.day_only and not from_meta.day_only:
+        # The page shows the day, a tag gives the time: in China time, so a UTC
+        # value late in the evening is not taken for the day before.
+        local = in_china_time(from_meta)
+        if local.value and chosen.value and local.value[:10] == chosen.value[:10]:
+            chosen = local
+    if clock and (chosen is None or chosen.day_only):
+        for day in [chosen, *anchors] if chosen else anchors:
+            timed = with_time(day, clock) if day else None
+            if timed:
+                chosen = timed
+                break
     if chosen and chosen.value:
         if chosen.relative:
             flags.append("date_relative")
         return chosen.value, chosen.precision, flags
     if invalid:
         return None, None, ["date_invalid"]
-    from_url = date_from_url(url, fetched)
-    if from_url:
-        return from_url, "day", ["date_from_url"]
+    if url_day:
+        return url_day, "day", ["date_from_url"]
     return None, None, ["no_date"]
+
+
+def _other_meta_dates(meta: dict[str, str], fetched: datetime) -> list[FoundDate]:
+    out = []
+    for key, value in meta.items():
+        if key in _META_DATE_KEYS or not _META_DATE_NAME.search(key):
+            continue
+        found = parse_iso(value, fetched)
+        if found and found.value:
+            out.append(found)
+    return out

@@ -7,6 +7,7 @@ The body stage uses it to tell credit lines from text (``META_LINE``,
 Fields: ``source``, ``author``, ``editor``, ``responsible_editor``, ``date``,
 ``ignored_credit`` (校对, 摄影: credits of nobody the record names) and
 ``widget`` (浏览次数, 字号: page widgets written like labels).
+``pipelines/data/surnames.txt`` lists Chinese family names.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ FIELD_OF_LABEL: dict[str, str] = _by_word(_DATA["labels"])
 ROLE_OF_WORD: dict[str, str] = _by_word(_DATA["roles"])
 NOT_NAMES: frozenset[str] = frozenset(_DATA["not_names"]["words"])
 NOT_SOURCES: frozenset[str] = frozenset(_DATA["not_sources"]["words"])
+GLUED_WIDGETS: tuple[str, ...] = tuple(_DATA["glued_widgets"]["words"])
+OUTLET_ENDINGS: tuple[str, ...] = tuple(_DATA["outlets"]["endings"])
+
+
+def _surnames() -> tuple[frozenset[str], frozenset[str]]:
+    text = resources.files("pipelines").joinpath("data/surnames.txt").read_text(encoding="utf-8")
+    words = {w for line in text.splitlines() if not line.startswith("#") for w in line.split()}
+    return frozenset(w for w in words if len(w) == 1), frozenset(w for w in words if len(w) == 2)
+
+
+# Chinese family names: single-character and compound (欧阳, 司马).
+SURNAMES, COMPOUND_SURNAMES = _surnames()
 
 # Any label and its colon, anywhere in a line; ``LABEL_RE.findall`` counts the
 # labels of an info line (``来源:… 作者:… 时间:…``).

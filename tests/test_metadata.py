@@ -132,7 +132,7 @@ def test_parse_credit(credit: str, authors: list[str], editors: list[str]) -> No
     ],
 )
 def test_body_credits(paragraphs: list[str], authors: list[str]) -> None:
-    assert body_credits(paragraphs) == authors
+    assert body_credits(paragraphs).authors == authors
 
 
 # --- Dates ----------------------------------------------------------------------------
