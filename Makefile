@@ -1,20 +1,30 @@
-# make install  -> .venv/ with the project and its dev tools
+# make install  -> .venv/ with the project and its dev tools, exact versions from requirements.lock
+# make lock     -> requirements.lock re-resolved from pyproject.toml (newest allowed versions)
 # make demo     -> offline replica + crawl of every seed portal + per-site summary
 # make test     -> the whole test suite (unit + end-to-end against the replica)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
 
-.PHONY: install demo test lint bench clean
+.PHONY: install lock demo test lint bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every dependency at the exact version and hash in the lock, then the project itself.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve the lock (after a change of pyproject.toml's dependencies, or to upgrade).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--generate-hashes --upgrade --quiet -o $(LOCK)
 
 demo: install
 	$(BIN)/python -m crawler demo
