@@ -46,6 +46,7 @@ import json
 import logging
 import os
 import re
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ _READ_BLOCK = 1 << 16
 # escapes): read without parsing the whole line, 2x faster rebuilds; others are parsed.
 _URL_FIELD = re.compile(rb'\{"id": "[0-9a-f]*", "url": "([^"\\]*)"')
 _MAX_TAIL_CUTS = 100  # trailing unparsable lines cut at most; beyond that the file is left alone
+# seconds a run waits for a portal lock held by another run applying the portal's move
+# journal (a rewrite of its two files), instead of exiting 75 at once
+JOURNAL_LOCK_WAIT = 30.0
 
 
 def site_of(spider: Any) -> str:
@@ -208,24 +212,41 @@ class PortalLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> None:
-        """Take the lock or raise ``PortalLocked`` at once (never waits)."""
+    def acquire(self, purpose: str = "") -> None:
+        """Take the lock or raise ``PortalLocked`` at once.
+
+        The one wait: while the holder is another run applying this portal's move
+        journal (``purpose="journal"``, a short rewrite), up to ``JOURNAL_LOCK_WAIT``
+        seconds.
+        """
         if self._fd is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            pid: int | None = None
-            with contextlib.suppress(ValueError):
-                pid = int(os.pread(fd, 32, 0).decode("ascii", "replace").strip() or 0) or None
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise PortalLocked(self.site, self.path, pid) from None
-            raise
+        deadline = time.monotonic() + JOURNAL_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").split()
+                if (
+                    exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+                    and holder[1:] == ["journal"]
+                    and not purpose
+                    and time.monotonic() < deadline
+                ):
+                    time.sleep(0.05)
+                    continue
+                pid: int | None = None
+                with contextlib.suppress(ValueError, IndexError):
+                    pid = int(holder[0]) or None
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise PortalLocked(self.site, self.path, pid) from None
+                raise
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        os.pwrite(fd, f"{os.getpid()} {purpose}".strip().encode("ascii") + b"\n", 0)
         self._fd = fd
 
     def release(self) -> None:
@@ -581,7 +602,7 @@ def apply_pending(state_root: Path, output_root: Path, site: str) -> bool:
         return True
     lock = PortalLock(state_root / f"{site}.lock", site)
     try:
-        lock.acquire()
+        lock.acquire(purpose="journal")
     except PortalLocked:
         return False  # the running portal applies it (at its close at the latest)
     try:

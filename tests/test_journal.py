@@ -122,3 +122,23 @@ def test_apply_pending_waits_for_the_portal_lock(site: tuple[Path, Path]) -> Non
     info = SeenStore(state / "cri", out).open()
     assert not info.rebuilt
     assert info.keys == 4
+
+
+def test_a_run_waits_for_a_journal_application_not_for_a_run(tmp_path: Path) -> None:
+    import threading
+
+    from crawler.state import PortalLocked
+
+    path = tmp_path / "cri.lock"
+    applier = PortalLock(path, "cri")
+    applier.acquire(purpose="journal")
+    releaser = threading.Timer(0.3, applier.release)
+    releaser.start()
+    run = PortalLock(path, "cri")
+    run.acquire()  # waited for the application to finish instead of exiting 75
+    releaser.join()
+    assert run.held
+    other = PortalLock(path, "cri")
+    with pytest.raises(PortalLocked):
+        other.acquire()  # a run holds it: refused at once
+    run.release()

@@ -243,8 +243,8 @@ class Replayer:
             )
         )
         logger.info(
-            "%s and %s were both kept (by runs at the same time): %s stays, %s moves to "
-            "its portal's duplicates.jsonl",
+            "%s and %s are copies of one article both kept (by runs at the same time, or "
+            "a move not applied yet): %s stays, %s moves to its portal's duplicates.jsonl",
             rec.get("url"),
             kept.get("url"),
             won.get("url"),
