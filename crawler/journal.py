@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from crawler.dedup.index import fsync_dir
+from crawler.fsutil import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -106,23 +106,6 @@ class Applied:
     relabelled: int = 0  # records whose cluster changed
     waiting: int = 0  # operations left in the journal (their record not written yet)
     dropped: int = 0  # operations whose record is in neither file
-
-
-def _rewrite(path: Path, lines: Iterator[bytes]) -> None:
-    """Replace ``path`` by ``lines``: temporary file, fsync, rename, fsync of the folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as out:
-            for line in lines:
-                out.write(line)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(path.parent)
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -230,7 +213,7 @@ def apply(state_root: Path, site: str, output_dir: Path, keep_missing: bool = Fa
                 yield from append
 
             output_dir.mkdir(parents=True, exist_ok=True)
-            _rewrite(dups_path, dup_lines())
+            write_atomic(dups_path, dup_lines(), sync_dir=True)
         if arts_change:
 
             def art_lines() -> Iterator[bytes]:
@@ -241,7 +224,7 @@ def apply(state_root: Path, site: str, output_dir: Path, keep_missing: bool = Fa
                             continue
                     yield relabelled(line)
 
-            _rewrite(arts_path, art_lines())
+            write_atomic(arts_path, art_lines(), sync_dir=True)
         result.demoted = sorted(moving)
         left: list[dict[str, Any]] = []
         for rec_id, op in demotes.items():

@@ -158,8 +158,24 @@ class DedupPipeline:
 
     def _save(self) -> None:
         assert self.index is not None
-        ops = save_shared(self.index, self.state_dir, self.output_dir, self.names, self.threshold)
         self._since_save = 0
+        try:
+            ops = save_shared(
+                self.index, self.state_dir, self.output_dir, self.names, self.threshold
+            )
+        except OSError as exc:
+            self.stats.inc_value("dedup/save_errors")
+            if not self.stats.get_value("state/error"):
+                where = exc.filename or self.state_dir / "dedup"
+                self.stats.set_value("state/error", f"{where}: {exc.strerror or exc}")
+            if self.stats.get_value("dedup/save_errors") == 1:  # the summary reports it
+                logger.warning(
+                    "dedup index not saved (%s: %s); the next run brings it up to date from "
+                    "the JSONL, nothing written is lost",
+                    exc.filename or self.state_dir / "dedup",
+                    exc.strerror or exc,
+                )
+            return
         self._send_moves(ops)
 
     def _send_moves(self, ops: list[Op]) -> None:

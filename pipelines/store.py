@@ -209,7 +209,9 @@ class JsonlStorePipeline:
         try:
             self.state.seen.close()
         except OSError as exc:
-            logger.error(
+            # after a write error the cause is reported already
+            logger.log(
+                logging.WARNING if self.failed is not None else logging.ERROR,
                 "%s: could not save the seen store (%s); it is rebuilt from the output "
                 "at the next start",
                 self.state.seen.log_path,
@@ -329,7 +331,7 @@ class JsonlStorePipeline:
                     appender.sync()
             self.state.seen.checkpoint()
         except OSError as exc:
-            self._fail(self.state.output_dir, exc)
+            self._fail(Path(exc.filename) if exc.filename else self.state.seen.log_path, exc)
             return
         self._since_sync = 0
         self.stats.inc_value("store/fsyncs")
@@ -339,14 +341,14 @@ class JsonlStorePipeline:
             return
         self.failed = exc
         self.stats.inc_value("store/write_errors")
-        self.stats.set_value("store/error", f"{path}: {exc}")
+        self.stats.set_value("store/error", f"{path}: {exc.strerror or exc}")
         what = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "write error"
         logger.error(
-            "%s writing %s: %s. The unfinished record was removed; records written before "
-            "are intact. Stopping the crawl (reason %s); free space and run again.",
+            "%s writing %s: %s. Records written before are intact (an unfinished one was "
+            "removed). Stopping the crawl (reason %s); free space and run again.",
             what,
             path,
-            exc,
+            exc.strerror or exc,
             STORE_ERROR_REASON,
         )
         try:

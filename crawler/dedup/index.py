@@ -58,6 +58,7 @@ from numpy.typing import NDArray
 
 from crawler.dedup.lsh import lsh_params
 from crawler.dedup.shingles import SHINGLE_HASH
+from crawler.fsutil import fsync_dir
 
 FORMAT_VERSION = 2
 # the record fields a row keeps for origin decisions (crawler.dedup.origin)
@@ -269,15 +270,6 @@ def decode_label(raw: bytes) -> dict[str, object]:
             meta = loaded
     meta.setdefault("cluster", rec_id)
     return {"id": rec_id, "url": url, **meta}
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory (a rename in it is durable once this returns)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _checksum(path: Path) -> list[int]:
@@ -612,6 +604,11 @@ class DedupIndex:
         fsync_dir(self.directory)
         seg.name = name
         seg.checksums = checksums
+
+    def remove_temporaries(self) -> None:
+        """Remove what an interrupted save left (call holding the index lock)."""
+        if self.directory is not None and self.directory.is_dir():
+            self._cleanup()
 
     def _cleanup(self) -> None:
         """Remove segment directories and temporaries the manifest does not name."""

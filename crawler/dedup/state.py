@@ -376,6 +376,7 @@ def open_index(
             "dedup index corrupt (%s): rebuilding it from the JSONL in %s", exc, output_dir
         )
         return rebuild(directory, params, output_dir, flush_every)
+    index.remove_temporaries()  # an interrupted save's (a full disk, a kill): lock held
     reason = _needs_rebuild(index, output_dir)
     if reason:
         logger.error("dedup index checkpoint ahead of the output (%s): rebuilding it", reason)
