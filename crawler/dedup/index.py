@@ -253,9 +253,16 @@ def _merge(segments: list[Segment]) -> Segment:
 
 
 def encode_label(rec_id: str, url: str, meta: Mapping[str, object] | None = None) -> bytes:
-    """``id \\0 url \\0 meta-JSON`` (``cluster`` defaults to the id)."""
-    fields = {k: (meta or {}).get(k) for k in META_FIELDS}
-    fields["cluster"] = fields["cluster"] or rec_id
+    """``id \\0 url`` and, when there are any, ``\\0`` and the JSON of the known META_FIELDS.
+
+    Fields that are null, and a ``cluster`` equal to the id, are left out (labels of
+    records with no origin fields cost no more than before).
+    """
+    fields = {k: v for k in META_FIELDS if (v := (meta or {}).get(k)) is not None}
+    if fields.get("cluster") == rec_id:
+        del fields["cluster"]
+    if not fields:
+        return f"{rec_id}\0{url}".encode()
     packed = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return f"{rec_id}\0{url}\0{packed}".encode()
 
@@ -268,8 +275,10 @@ def decode_label(raw: bytes) -> dict[str, object]:
         loaded = json.loads(packed) if packed else {}
         if isinstance(loaded, dict):
             meta = loaded
-    meta.setdefault("cluster", rec_id)
-    return {"id": rec_id, "url": url, **meta}
+    out: dict[str, object] = dict.fromkeys(META_FIELDS)
+    out.update(meta)
+    out["cluster"] = out["cluster"] or rec_id
+    return {"id": rec_id, "url": url, **out}
 
 
 def _checksum(path: Path) -> list[int]:
