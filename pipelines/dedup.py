@@ -149,11 +149,16 @@ class DedupPipeline:
     def open_spider(self) -> None:
         if self.crawler.spider is not None:
             self.site = site_of(self.crawler.spider)
-        self.index = open_index(self.state_dir, self.output_dir, self.params)
+        self.index = open_index(
+            self.state_dir, self.output_dir, self.params, names=self.names, threshold=self.threshold
+        )
         self.dedup = Deduplicator(self.index, self.threshold)
 
     def close_spider(self) -> None:
         if self.index is not None:
+            if self.index.moves:
+                moves, self.index.moves = self.index.moves, []
+                self._send_moves(moves)
             self._save()
 
     def _save(self) -> None:
@@ -186,6 +191,9 @@ class DedupPipeline:
     def _sync_others(self) -> None:
         """Read what other portals' runs wrote since the last look (decided, not trusted)."""
         assert self.index is not None
+        if self.index.moves:  # found at open, sent once the store is open
+            moves, self.index.moves = self.index.moves, []
+            self._send_moves(moves)
         rep = sync(
             self.index,
             self.output_dir,

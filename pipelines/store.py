@@ -230,14 +230,14 @@ class JsonlStorePipeline:
     # -- moves -------------------------------------------------------------------
     def moves_found(self, ops: list[tuple[str, dict[str, Any]]], **kwargs: Any) -> None:
         """``crawler.signals.moves_found`` handler: journal and apply (see module doc)."""
-        if self.failed is not None:
-            return  # the dedup stage finds them again at the next run's first save
         by_site: dict[str, list[dict[str, Any]]] = {}
         for site, op in ops:
             by_site.setdefault(site, []).append(op)
         try:
             for site, site_ops in by_site.items():
                 journal.record(self.state_root, site, site_ops)
+                if self.failed is not None:
+                    continue  # recorded: applied by the next run that holds the portal
                 if site == self.state.site:
                     self._apply_own()
                 elif not apply_pending(self.state_root, self.output_root, site):
@@ -248,7 +248,10 @@ class JsonlStorePipeline:
                         len(site_ops),
                     )
         except OSError as exc:
-            self._fail(self.state_root / journal.JOURNAL_DIR, exc)
+            # a move not recorded leaves both copies in an articles.jsonl: nothing is lost,
+            # and ``clusters`` lists both under the cluster (match "kept")
+            logger.warning("move journal not written (%s): %d move(s) not made", exc, len(ops))
+            self._fail(Path(exc.filename) if exc.filename else self.state_root / "journal", exc)
 
     def _apply_own(self) -> None:
         """Apply this portal's journal now: the files are replaced, so reopen them."""

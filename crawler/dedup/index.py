@@ -309,6 +309,8 @@ class DedupIndex:
         self.cited: dict[str, list[str]] = {}
         # cluster -> the cluster it was merged into
         self.renamed: dict[str, str] = {}
+        # moves found while replaying at open (crawler.dedup.state), for the caller: not saved
+        self.moves: list[tuple[str, dict[str, Any]]] = []
         self._saved_names: list[str] = []
         self._next_seg = 0
         self._reset_buffer()

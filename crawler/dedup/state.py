@@ -354,14 +354,18 @@ def open_index(
     params: IndexParams,
     flush_every: int = 16384,
     locked: bool = False,
+    names: origin.Names | None = None,
+    threshold: float = 1.0,
 ) -> DedupIndex:
     """The crawl's index, reopened, replayed or rebuilt (see module docstring).
 
-    Takes the index lock unless the caller holds it (``locked=True``).
+    Takes the index lock unless the caller holds it (``locked=True``).  With
+    ``names``, the replayed tail is decided like :func:`save_shared` does, and the
+    moves found are left in ``index.moves`` for the caller.
     """
     if not locked:
         with index_lock(state_dir):
-            return open_index(state_dir, output_dir, params, flush_every, locked=True)
+            return open_index(state_dir, output_dir, params, flush_every, True, names, threshold)
     directory = state_dir / "dedup"
     try:
         index = DedupIndex.open(directory, params, flush_every)
@@ -381,7 +385,8 @@ def open_index(
     if reason:
         logger.error("dedup index checkpoint ahead of the output (%s): rebuilding it", reason)
         return rebuild(directory, params, output_dir, flush_every)
-    rep = sync(index, output_dir)
+    rep = sync(index, output_dir, names, decide=names is not None, threshold=threshold)
+    index.moves.extend(rep.ops)
     if rep.added or rep.aliases:
         logger.warning(
             "dedup index behind the output: replayed %d kept records and %d "
