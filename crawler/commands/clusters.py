@@ -32,7 +32,18 @@ KEPT_FIELDS = ("id", *META_FIELDS, "title", "url")
 DUP_FIELDS = (*KEPT_FIELDS, "similarity", "match")
 
 
-def origin_of(members: list[dict[str, Any]]) -> str | None:
+def portal_names() -> origin.Names:
+    """Display names and aliases of the portals in ``seeds/`` (none when unreadable)."""
+    from crawler.portals import PortalError, load_portals, seeds_dir_from_settings
+    from crawler.settings import SEEDS_DIR
+
+    try:
+        return origin.portal_names(load_portals(seeds_dir_from_settings(SEEDS_DIR)))
+    except PortalError:
+        return {}
+
+
+def origin_of(members: list[dict[str, Any]], names: origin.Names | None = None) -> str | None:
     """URL of the cluster's origin by the crawl's rule (``crawler.dedup.origin``)."""
     best: dict[str, Any] | None = None
     for m in members:
@@ -42,7 +53,7 @@ def origin_of(members: list[dict[str, Any]]) -> str | None:
             best = m
             continue
         others = [x.get("source") for x in members if x is not m and x is not best]
-        if origin.better_origin(m, best, {}, others):  # on a tie the one listed first
+        if origin.better_origin(m, best, names or {}, others):  # on a tie the one listed first
             best = m
     return str(best["url"]) if best else None
 
@@ -74,8 +85,14 @@ def _read(paths: list[Path], bad: list[int]) -> Iterator[dict[str, Any]]:
                     bad[0] += 1
 
 
-def build_clusters(root: Path) -> tuple[list[dict[str, Any]], int]:
-    """Clusters (kept record + its reprints), largest first; and the skipped line count."""
+def build_clusters(
+    root: Path, names: origin.Names | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Clusters (kept record + its reprints), largest first; and the skipped line count.
+
+    ``names``: portal names and aliases for the origin rule (default: the seed portals').
+    """
+    names = portal_names() if names is None else names
     bad = [0]
     reprints: dict[str, list[dict[str, Any]]] = {}
     for rec in _read(_files(root, "duplicates.jsonl"), bad):
@@ -98,19 +115,18 @@ def build_clusters(root: Path) -> tuple[list[dict[str, Any]], int]:
     for key in sorted(set(reprints) & set(kept_by)):
         kept_all = kept_by[key]
         found = reprints[key]
-        best = origin_of([*kept_all, *found]) if len(kept_all) > 1 else kept_all[0]["url"]
+        best = origin_of([*kept_all, *found], names) if len(kept_all) > 1 else kept_all[0]["url"]
         kept = next((k for k in kept_all if k["url"] == best), kept_all[0])
         found += [{**k, "similarity": None, "match": "kept"} for k in kept_all if k is not kept]
         found.sort(key=lambda d: (str(d.get("published_at") or ""), str(d.get("url") or "")))
-        clusters.append(
-            {"cluster": key, "kept": kept, "reprints": found, "origin": origin_of([kept, *found])}
-        )
+        named = origin_of([kept, *found], names)
+        clusters.append({"cluster": key, "kept": kept, "reprints": found, "origin": named})
     for key in sorted(set(reprints) - set(kept_by)):  # kept record not in these files
         kept = dict.fromkeys(KEPT_FIELDS)
         kept["cluster"] = key
         found = reprints[key]
         clusters.append(
-            {"cluster": key, "kept": kept, "reprints": found, "origin": origin_of(found)}
+            {"cluster": key, "kept": kept, "reprints": found, "origin": origin_of(found, names)}
         )
     clusters.sort(key=lambda c: (-len(c["reprints"]), str(c["kept"].get("published_at") or "")))
     return clusters, bad[0]
