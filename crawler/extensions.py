@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -42,7 +41,9 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.fsutil import write_atomic
 from crawler.state import PortalState, portal_state
+from pipelines.store import STORE_ERROR_REASON
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +113,9 @@ class PortalRunExtension:
         self.item_errors += 1
 
     def _spider_closed(self, spider: Any, reason: str) -> None:
+        self._mark_run(reason)
         summary = self.build_summary(reason)
         self.summary = summary
-        self._mark_run(summary)
         self.crawler.stats.set_value(EXIT_STATUS_STAT, summary["exit_status"])
         try:
             self.summary_path = self.write_summary(summary)
@@ -127,9 +128,8 @@ class PortalRunExtension:
             logger.info(line)
         print(line, file=sys.stderr, flush=True)
 
-    def _mark_run(self, summary: dict[str, Any]) -> None:
+    def _mark_run(self, reason: str) -> None:
         """Record whether the list pages were read to the end (next run's catch-up)."""
-        reason = summary["finish_reason"]
         list_errors = int(self.crawler.stats.get_value("errors/list") or 0)
         if reason not in _NORMAL_REASONS:
             why = f"stopped: {reason}"
@@ -139,8 +139,12 @@ class PortalRunExtension:
             why = ""
         try:
             self.state.mark_run(not why, why or "finished")
-        except OSError as exc:
-            logger.error("%s: could not record the run's end: %s", self.state.site, exc)
+        except OSError as exc:  # reported once, with the other state errors, in the summary
+            stats = self.crawler.stats
+            stats.inc_value("state/write_errors")
+            if not stats.get_value("state/error"):
+                stats.set_value("state/error", f"{exc.filename or self.state.run_path}: {exc}")
+            logger.warning("%s: could not record the run's end: %s", self.state.site, exc)
 
     def _engine_stopped(self, **kwargs: Any) -> None:
         self.state.close()
@@ -179,8 +183,18 @@ class PortalRunExtension:
 
         problems: list[str] = []
         if store_errors:
-            problems.append(f"output could not be written: {stats.get('store/error', '?')}")
-        if reason not in _NORMAL_REASONS and not reason.startswith(_NORMAL_PREFIXES):
+            problems.append(
+                f"output or state could not be written: {stats.get('store/error', '?')}"
+            )
+        elif stat("dedup/save_errors") or stat("state/write_errors"):
+            problems.append(
+                f"the state could not be saved ({stats.get('state/error', '?')}): free space "
+                f"in STATE_DIR; the next run brings it up to date from the output, which "
+                f"is complete"
+            )
+        if store_errors and reason == STORE_ERROR_REASON:
+            pass  # the write error above is why the run stopped
+        elif reason not in _NORMAL_REASONS and not reason.startswith(_NORMAL_PREFIXES):
             problems.append(f"the run did not finish (reason: {reason})")
         elif found == 0:
             if self.state.had_records:
@@ -258,13 +272,8 @@ class PortalRunExtension:
             if not path.exists():
                 break
             path = runs / f"{stamp}-{n}.json"
-        tmp = runs / f".{path.name}.{os.getpid()}.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(summary, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
+        text = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"
+        write_atomic(path, text.encode("utf-8"))
         return path
 
     @staticmethod

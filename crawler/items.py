@@ -51,6 +51,7 @@ class ArticleItem:
     original_script: str  # "simplified", "traditional" or "mixed": the page's own script
     quality_flags: list[str] = field(default_factory=list)  # see README "Quality flags"
     fixes: list[str] = field(default_factory=list)  # repairs applied (charset, mojibake, script…)
+    cluster: str = ""  # reprint cluster: the same id for every copy, whichever is kept
 
 
 @dataclass

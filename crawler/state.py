@@ -19,7 +19,14 @@ Files, for a portal ``<site>``:
 - ``STATE_DIR/<site>/seen.checkpoint``: JSON written by rename, stating that the
   first ``seen_bytes`` of the log hold exactly the keys of the first ``size``
   bytes of each JSONL file (with a SHA-1 of the bytes just before each offset,
-  so a rewritten file is noticed).
+  so a rewritten file is noticed).  It also holds the SHA-1 of those
+  ``seen_bytes`` (``seen_sha1``, kept up to date as keys are appended), the
+  number of keys (``keys``) and of JSONL lines without a usable key
+  (``unusable``): at start the log's bytes must match the checksum and the
+  keys plus unusable lines must equal the JSONL's lines up to the checkpoint
+  (newlines counted), so a bit flip, overwritten bytes or a truncation of the
+  log, even with a checkpoint edited to match, are found and the set is
+  rebuilt from the JSONL.
 
 The JSONL output is the truth.  At start the log is trusted up to the
 checkpoint and the JSONL written after the checkpoint is replayed (that is
@@ -46,12 +53,15 @@ import json
 import logging
 import os
 import re
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler import journal
+from crawler.fsutil import write_atomic
 from crawler.ids import url_key
 
 logger = logging.getLogger(__name__)
@@ -62,13 +72,16 @@ OUTPUT_FILES = (ARTICLES_FILE, DUPLICATES_FILE)
 SEEN_FILE = "seen"
 CHECKPOINT_FILE = "seen.checkpoint"
 RUN_FILE = "run.json"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 _TAIL_HASH_BYTES = 4096
 _READ_BLOCK = 1 << 16
 # The url of a record as ``encode_record`` writes it (``id`` first, ``url`` second, no
 # escapes): read without parsing the whole line, 2x faster rebuilds; others are parsed.
 _URL_FIELD = re.compile(rb'\{"id": "[0-9a-f]*", "url": "([^"\\]*)"')
 _MAX_TAIL_CUTS = 100  # trailing unparsable lines cut at most; beyond that the file is left alone
+# seconds a run waits for a portal lock held by another run applying the portal's move
+# journal (a rewrite of its two files), instead of exiting 75 at once
+JOURNAL_LOCK_WAIT = 30.0
 
 
 def site_of(spider: Any) -> str:
@@ -173,6 +186,26 @@ def iter_jsonl_keys(path: Path, start: int = 0) -> Iterator[str]:
             yield url_key(url)
 
 
+def _count_lines(path: Path, size: int | None, start: int = 0) -> int:
+    """Newlines in bytes ``[start, size)`` of ``path`` (to its end when ``size`` is None)."""
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return 0
+    count = 0
+    with fh:
+        fh.seek(start)
+        left = None if size is None else max(0, size - start)
+        while left is None or left > 0:
+            chunk = fh.read(_READ_BLOCK * 16 if left is None else min(left, _READ_BLOCK * 16))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            if left is not None:
+                left -= len(chunk)
+    return count
+
+
 def _tail_sha1(path: Path, size: int) -> str:
     with path.open("rb") as fh:
         start = max(0, size - _TAIL_HASH_BYTES)
@@ -207,24 +240,45 @@ class PortalLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> None:
-        """Take the lock or raise ``PortalLocked`` at once (never waits)."""
+    def acquire(self, purpose: str = "") -> None:
+        """Take the lock or raise ``PortalLocked`` at once.
+
+        The one wait: while the holder is another run applying this portal's move
+        journal (``purpose="journal"``, a short rewrite), up to ``JOURNAL_LOCK_WAIT``
+        seconds.
+        """
         if self._fd is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + JOURNAL_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").split()
+                if (
+                    exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+                    and holder[1:] == ["journal"]
+                    and not purpose
+                    and time.monotonic() < deadline
+                ):
+                    time.sleep(0.05)
+                    continue
+                pid: int | None = None
+                with contextlib.suppress(ValueError, IndexError):
+                    pid = int(holder[0]) or None
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise PortalLocked(self.site, self.path, pid) from None
+                raise
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {purpose}".strip().encode("ascii") + b"\n", 0)
         except OSError as exc:
-            pid: int | None = None
-            with contextlib.suppress(ValueError):
-                pid = int(os.pread(fd, 32, 0).decode("ascii", "replace").strip() or 0) or None
             os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise PortalLocked(self.site, self.path, pid) from None
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         self._fd = fd
 
     def release(self) -> None:
@@ -238,16 +292,6 @@ class PortalLock:
 
 
 # --- the seen-URL store --------------------------------------------------------------
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 @dataclass
@@ -277,6 +321,8 @@ class SeenStore:
         self.checkpoint_path = state_dir / CHECKPOINT_FILE
         self.keys: set[str] = set()
         self._fd: int | None = None
+        self._sha = hashlib.sha1()  # of the log's bytes, updated on every append
+        self._unusable = 0  # JSONL lines that give no key (unreadable, or a key twice)
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys
@@ -297,6 +343,9 @@ class SeenStore:
             if not isinstance(cp, dict) or cp.get("version") != CHECKPOINT_VERSION:
                 return None, "checkpoint of another version"
             int(cp["seen_bytes"])
+            int(cp["keys"])
+            int(cp["unusable"])
+            str(cp["seen_sha1"])
             for name in OUTPUT_FILES:
                 int(cp["outputs"][name]["size"])
                 str(cp["outputs"][name]["tail_sha1"])
@@ -326,16 +375,32 @@ class SeenStore:
                 return "checkpoint inconsistent"
         return ""
 
-    def _load_log(self, nbytes: int) -> set[str] | None:
+    def _load_log(self, cp: dict[str, Any]) -> tuple[set[str] | None, str]:
+        """The keys of the checkpointed log, or None and why they cannot be trusted."""
+        nbytes = int(cp["seen_bytes"])
         with self.log_path.open("rb") as fh:
             data = fh.read(nbytes)
+        if hashlib.sha1(data).hexdigest() != cp["seen_sha1"]:
+            return None, "seen log does not match its checksum (altered or cut)"
         if nbytes and not data.endswith(b"\n"):
-            return None
+            return None, "seen log unreadable"
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return None
-        return set(text.split("\n")[:-1]) if text else set()
+            return None, "seen log unreadable"
+        keys = set(text.split("\n")[:-1]) if text else set()
+        lines = sum(
+            _count_lines(path, int(cp["outputs"][name]["size"]))
+            for name, path in self._outputs().items()
+        )
+        if len(keys) != int(cp["keys"]) or len(keys) + int(cp["unusable"]) != lines:
+            return None, (
+                f"seen log holds {len(keys)} keys for {lines} records of the output "
+                f"({cp['unusable']} without a key)"
+            )
+        self._sha = hashlib.sha1(data)
+        self._unusable = int(cp["unusable"])
+        return keys, ""
 
     def open(self) -> SeenOpenInfo:
         """Load the keys, reconcile with the JSONL output, open the log for appending."""
@@ -346,9 +411,7 @@ class SeenStore:
         if cp is not None:
             reason = self._verify(cp)
             if not reason:
-                keys = self._load_log(int(cp["seen_bytes"]))
-                if keys is None:
-                    reason = "seen log unreadable"
+                keys, reason = self._load_log(cp)
         if keys is not None and cp is not None:
             seen_bytes = int(cp["seen_bytes"])
             log_size = self.log_path.stat().st_size
@@ -358,6 +421,11 @@ class SeenStore:
                 for key in iter_jsonl_keys(path, int(cp["outputs"][name]["size"]))
             ]
             fresh = [key for key in dict.fromkeys(replay) if key not in keys]
+            tail_lines = sum(
+                _count_lines(path, None, int(cp["outputs"][name]["size"]))
+                for name, path in self._outputs().items()
+            )
+            self._unusable += tail_lines - len(fresh)
             # entries after the checkpoint: those with a record come back through ``fresh``
             after = self._load_tail_entries(seen_bytes, log_size)
             info.dropped = len(after - set(fresh) - keys)
@@ -376,10 +444,14 @@ class SeenStore:
             has_output = any(p.exists() and p.stat().st_size for p in self._outputs().values())
             has_log = self.log_path.exists()
             self.keys = set()
+            lines = 0
             for path in self._outputs().values():
                 self.keys.update(iter_jsonl_keys(path))
+                lines += _count_lines(path, None)
+            self._unusable = lines - len(self.keys)
             data = "".join(f"{k}\n" for k in sorted(self.keys)).encode("utf-8")
-            _write_atomic(self.log_path, data)
+            write_atomic(self.log_path, data)
+            self._sha = hashlib.sha1(data)
             self._open_log()
             if has_output or has_log:
                 info.rebuilt = True
@@ -408,7 +480,9 @@ class SeenStore:
 
     def _append_many(self, keys: list[str]) -> None:
         assert self._fd is not None
-        _append_whole(self._fd, "".join(f"{k}\n" for k in keys).encode("utf-8"))
+        data = "".join(f"{k}\n" for k in keys).encode("utf-8")
+        _append_whole(self._fd, data)
+        self._sha.update(data)
 
     def add(self, key: str) -> None:
         """Record ``key`` (already written to the JSONL output)."""
@@ -418,7 +492,9 @@ class SeenStore:
             raise RuntimeError("seen store not open")
         # in memory first: a failed write below must not let this run write the record twice
         self.keys.add(key)
-        _append_whole(self._fd, f"{key}\n".encode())
+        data = f"{key}\n".encode()
+        _append_whole(self._fd, data)
+        self._sha.update(data)
 
     def sync(self) -> None:
         if self._fd is not None:
@@ -440,9 +516,12 @@ class SeenStore:
         cp = {
             "version": CHECKPOINT_VERSION,
             "seen_bytes": os.fstat(self._fd).st_size,
+            "seen_sha1": self._sha.hexdigest(),
+            "keys": len(self.keys),
+            "unusable": self._unusable,
             "outputs": outputs,
         }
-        _write_atomic(self.checkpoint_path, json.dumps(cp, indent=1).encode("utf-8"))
+        write_atomic(self.checkpoint_path, json.dumps(cp, indent=1).encode("utf-8"))
 
     def close(self) -> None:
         if self._fd is None:
@@ -494,6 +573,7 @@ class PortalState:
     # the previous run did not read its list pages to the end (killed, stopped, list-page
     # errors, or unknown while output exists): this run reads them all (see ``open``)
     catch_up: bool = False
+    state_root: Path | None = None  # STATE_DIR (the move journal lives there)
     _opened: bool = False
 
     @property
@@ -513,6 +593,7 @@ class PortalState:
         if self._opened:
             return
         self.lock.acquire()
+        self._clean_temporaries()
         for name in OUTPUT_FILES:
             cut = repair_jsonl_tail(self.output_dir / name)
             if cut:
@@ -522,6 +603,7 @@ class PortalState:
         except FileNotFoundError:
             self.had_records = False
         self.seen_info = self.seen.open()
+        self.apply_journal(keep_missing=False)
         previous = self._read_run()
         self.catch_up = self.had_records and previous.get("complete") is not True
         if self.catch_up:
@@ -533,6 +615,32 @@ class PortalState:
             )
         self.mark_run(False, "running, or killed")
         self._opened = True
+
+    def _clean_temporaries(self) -> None:
+        """Remove what an interrupted write left (a full disk, a kill): lock held.
+
+        Temporary files (``.<name>.<pid>.tmp``) in the portal's state and output
+        folders and its ``runs/``, and empty run summaries.
+        """
+        found = [
+            p
+            for folder in (self.state_dir, self.output_dir, self.output_dir / "runs")
+            if folder.is_dir()
+            for p in folder.glob(".*.tmp")
+        ]
+        runs = self.output_dir / "runs"
+        if runs.is_dir():
+            found += [p for p in runs.glob("*.json") if p.stat().st_size == 0]
+        for path in found:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if found:
+            logger.info(
+                "%s: removed %d temporary or empty file(s) an interrupted run left: %s",
+                self.site,
+                len(found),
+                ", ".join(sorted(p.name for p in found)),
+            )
 
     def _read_run(self) -> dict[str, Any]:
         try:
@@ -547,7 +655,16 @@ class PortalState:
         Written ``False`` at start, so a killed run leaves ``False`` behind.
         """
         record = {"complete": complete, "why": why, "pid": os.getpid()}
-        _write_atomic(self.run_path, json.dumps(record).encode("utf-8"))
+        write_atomic(self.run_path, json.dumps(record).encode("utf-8"))
+
+    def apply_journal(self, keep_missing: bool = True) -> journal.Applied:
+        """Apply the moves other runs (or this one) recorded for this portal (lock held)."""
+        if self.state_root is None:
+            return journal.Applied()
+        result = journal.apply(self.state_root, self.site, self.output_dir, keep_missing)
+        if result.demoted or result.relabelled:
+            self.seen.checkpoint()  # the files were rewritten; the keys are the same
+        return result
 
     def close(self) -> None:
         if not self._opened:
@@ -557,6 +674,34 @@ class PortalState:
             self.seen.close()
         finally:
             self.lock.release()
+        if self.state_root is not None and journal.pending(self.state_root, self.site):
+            # recorded by another run after this one's last application, before the
+            # lock was released: apply it now rather than at the next run
+            apply_pending(self.state_root, self.output_dir.parent, self.site)
+
+
+def apply_pending(state_root: Path, output_root: Path, site: str) -> bool:
+    """Apply ``site``'s move journal when no run of it holds its lock; True when applied."""
+    if not journal.pending(state_root, site):
+        return True
+    lock = PortalLock(state_root / f"{site}.lock", site)
+    try:
+        lock.acquire(purpose="journal")
+    except PortalLocked:
+        return False  # the running portal applies it (at its close at the latest)
+    try:
+        out = output_root / site
+        for name in OUTPUT_FILES:
+            repair_jsonl_tail(out / name)
+        seen = SeenStore(state_root / site, out)
+        seen.open()
+        try:
+            journal.apply(state_root, site, out, keep_missing=False)
+        finally:
+            seen.close()
+    finally:
+        lock.release()
+    return True
 
 
 _STATES: weakref.WeakKeyDictionary[Any, PortalState] = weakref.WeakKeyDictionary()
@@ -580,6 +725,7 @@ def portal_state(crawler: Any) -> PortalState:
             state_dir=state_root / site,
             lock=PortalLock(state_root / f"{site}.lock", site),
             seen=SeenStore(state_root / site, out_root / site),
+            state_root=state_root,
         )
         _STATES[crawler] = state
     state.open()

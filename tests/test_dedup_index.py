@@ -242,7 +242,7 @@ def test_jsonl_shorter_than_the_checkpoint_means_a_full_rebuild(
     path.write_text("".join(lines[:2]), encoding="utf-8")  # rewritten with fewer records
     with caplog.at_level(logging.INFO, logger="crawler.dedup.state"):
         index = open_index(state, output, PARAMS)
-    assert "rewritten" in caplog.text
+    assert "truncated" in caplog.text
     assert len(index) == 2
 
 
@@ -250,3 +250,39 @@ def test_no_index_and_no_output_starts_empty(tmp_path: Path) -> None:
     index = open_index(tmp_path / "state", tmp_path / "output", PARAMS)
     assert len(index) == 0
     assert (tmp_path / "state" / "dedup" / "manifest.json").exists()
+
+
+def test_labels_keep_the_origin_fields_and_cluster_tables_survive_a_reopen(
+    tmp_path: Path,
+) -> None:
+    from crawler.dedup.index import decode_label, encode_label
+
+    bare = encode_label("00ff", "http://a.cn/1")
+    assert bare == b"00ff\0http://a.cn/1"  # no origin fields: no bigger than before
+    assert decode_label(bare)["cluster"] == "00ff"
+    meta = {"cluster": "c1", "site": "cri", "source": "辽宁日报", "published_at": None}
+    rec = decode_label(encode_label("00ff", "http://a.cn/1", meta))
+    assert (rec["cluster"], rec["site"], rec["source"], rec["published_at"]) == (
+        "c1",
+        "cri",
+        "辽宁日报",
+        None,
+    )
+
+    index = DedupIndex(tmp_path / "dedup", PARAMS)
+    bodies = _bodies()[:2]
+    prep = prepare(bodies, ["http://a.cn/1", "http://b.cn/2"], [None, None], PARAMS)
+    metas = [{"site": "a"}, {"site": "b", "cluster": "first-b"}]
+    verdicts = Deduplicator(index, 0.5).decide(
+        prep, ["id-a", "id-b"], ["http://a.cn/1", "http://b.cn/2"], metas
+    )
+    assert [v.cluster for v in verdicts] == ["id-a", "first-b"]
+    index.set_kept({"id": "id-n", "url": "http://n.cn/9", "site": "n", "cluster": "id-a"})
+    index.add_cited("id-a", "某报")
+    index.renamed["first-b"] = "id-a"
+    index.save()
+    again = DedupIndex.open(tmp_path / "dedup", PARAMS)
+    assert again.label(0) == ("id-n", "http://n.cn/9")  # the cluster's current kept record
+    assert again.first_record(0)["id"] == "id-a"
+    assert again.kept_record(1)["cluster"] == "id-a"  # merged into the first cluster
+    assert again.cited == {"id-a": ["某报"]}

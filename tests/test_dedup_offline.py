@@ -219,4 +219,38 @@ def test_cluster_origin_is_the_portal_named_as_source_else_the_earliest() -> Non
     # No copy names another: the earliest published.
     newspaper["site_name"] = "某报"
     assert clusters_cmd.origin_of([newspaper, aggregator, third]) == "https://agg.cn/1"
-    assert clusters_cmd.origin_of([third]) is None
+    assert clusters_cmd.origin_of([third]) == "http://c.cn/1"  # the only copy: first seen
+
+
+def test_clusters_group_by_cluster_and_pick_the_origin_when_a_move_is_pending(
+    tmp_path: Path,
+) -> None:
+    """Both copies still in articles.jsonl (a move waiting in a journal): the cited one is kept."""
+    reprint = dict(
+        _rec("正文一", "https://ln.cri.cn/1.html", "cri", "2021-09-01"),
+        cluster="c1",
+        source="四川法制网站",  # an alias of scfzw in seeds/scfzw.toml
+    )
+    origin = dict(
+        _rec("正文一", "http://www.scfzw.net/2.html", "scfzw", "2021-09-02"), cluster="c1"
+    )
+    other = dict(
+        _rec("正文一", "http://www.dali.gov.cn/3.html", "dali", "2021-09-03"),
+        cluster="c1",
+        duplicate_of=reprint["id"],  # kept at the time it was written
+        similarity=0.9,
+        match="minhash",
+    )
+    for rec, name in ((reprint, "articles"), (origin, "articles"), (other, "duplicates")):
+        path = tmp_path / str(rec["site"]) / f"{name}.jsonl"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
+    (cluster,), bad = clusters_cmd.build_clusters(tmp_path)
+    assert bad == 0
+    assert cluster["cluster"] == "c1"
+    assert cluster["kept"]["url"] == origin["url"]
+    assert cluster["origin"] == origin["url"]
+    assert {(r["url"], r["match"]) for r in cluster["reprints"]} == {
+        (reprint["url"], "kept"),
+        (other["url"], "minhash"),
+    }

@@ -25,7 +25,10 @@ def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("site "))
-    header = ["site", "list", "article", "new", "seen", "duplicates", "dropped", "errors", "kept"]
+    header = [
+        "site", "list", "article", "new", "seen", "duplicates", "dropped", "errors", "kept",
+        "reprints",
+    ]  # fmt: skip
     table = {}
     for line in lines[start + 1 : start + 1 + len(SITES)]:
         cells = line.split()
@@ -38,7 +41,7 @@ def test_demo_twice(tmp_path: Path) -> None:
     first = run_demo(tmp_path)
     assert sorted(first) == SITES
     assert sum(int(row["kept"]) for row in first.values()) == 29  # the replica's ground truth
-    assert sum(int(row["duplicates"]) for row in first.values()) == 4
+    assert sum(int(row["reprints"]) for row in first.values()) == 4
     for row in first.values():
         assert int(row["list"]) == 3
         assert int(row["new"]) >= 5
@@ -52,3 +55,4 @@ def test_demo_twice(tmp_path: Path) -> None:
         assert row["new"] == "0", site
         assert int(row["seen"]) >= 2, site
         assert row["kept"] == first[site]["kept"], site
+        assert row["reprints"] == first[site]["reprints"], site

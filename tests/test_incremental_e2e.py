@@ -272,7 +272,7 @@ def test_usage_errors_exit_2_with_one_line_and_write_nothing(
 def test_two_runs_of_one_portal_one_refuses(replica_url: str, tmp_path: Path) -> None:
     slow_log = (tmp_path / "slow.log").open("w")
     slow = subprocess.Popen(
-        crawl_cmd(SITE, replica_url, tmp_path, DOWNLOAD_DELAY="1", DOWNLOAD_DELAY_JITTER="0"),
+        crawl_cmd(SITE, replica_url, tmp_path, DOWNLOAD_DELAY="2", DOWNLOAD_DELAY_JITTER="0"),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=slow_log,

@@ -17,6 +17,7 @@ from crawler.state import (
     SEEN_FILE,
     PortalLock,
     PortalLocked,
+    SeenOpenInfo,
     SeenStore,
     iter_jsonl_keys,
     repair_jsonl_tail,
@@ -376,3 +377,79 @@ def test_lock_released_can_be_taken_again(tmp_path: Path) -> None:
     second = PortalLock(path, "x")
     second.acquire()
     second.release()
+
+
+# --- corrupt contents with a checkpoint that still matches the sizes ----------------
+
+
+def _closed_store(tmp_path: Path, n: int) -> tuple[Path, Path]:
+    out, state = tmp_path / "out", tmp_path / "state"
+    make_output(out, list(range(1, n + 1)))
+    store = SeenStore(state, out)
+    store.open()
+    store.close()
+    return out, state
+
+
+def _reopened(out: Path, state: Path, n: int) -> SeenOpenInfo:
+    again = SeenStore(state, out)
+    info = again.open()
+    # the JSONL is the truth: every written record's key is known, nothing else
+    assert again.keys == keys(list(range(1, n + 1)))
+    again.close()
+    return info
+
+
+def test_a_one_bit_flip_in_the_seen_log_is_detected(tmp_path: Path) -> None:
+    out, state = _closed_store(tmp_path, 10)
+    log = state / SEEN_FILE
+    data = bytearray(log.read_bytes())
+    data[len(data) // 2 - 3] ^= 0x01  # still valid UTF-8, still a plausible key
+    log.write_bytes(bytes(data))
+    info = _reopened(out, state, 10)
+    assert info.rebuilt
+    assert "checksum" in info.reason
+
+
+def test_300_overwritten_bytes_in_the_seen_log_are_detected(tmp_path: Path) -> None:
+    out, state = _closed_store(tmp_path, 40)
+    log = state / SEEN_FILE
+    data = log.read_bytes()
+    junk = (b"www.scfzw.net/shzl/other.html\n" * 11)[:300]
+    log.write_bytes(data[:100] + junk + data[400:])
+    assert log.stat().st_size == len(data)
+    info = _reopened(out, state, 40)
+    assert info.rebuilt
+    assert "checksum" in info.reason
+
+
+def _truncate_with_matching_checkpoint(state: Path, forge_checksum: bool) -> None:
+    """Cut the seen log in half and edit the checkpoint to agree with it."""
+    import hashlib
+
+    log = state / SEEN_FILE
+    data = log.read_bytes()
+    cut = data[: data.index(b"\n", len(data) // 2) + 1]
+    log.write_bytes(cut)
+    cp = json.loads((state / CHECKPOINT_FILE).read_bytes())
+    cp["seen_bytes"] = len(cut)
+    if forge_checksum:
+        cp["seen_sha1"] = hashlib.sha1(cut).hexdigest()
+        cp["keys"] = cut.count(b"\n")
+    (state / CHECKPOINT_FILE).write_text(json.dumps(cp))
+
+
+def test_a_truncated_seen_log_with_a_matching_checkpoint_is_detected(tmp_path: Path) -> None:
+    out, state = _closed_store(tmp_path, 10)
+    _truncate_with_matching_checkpoint(state, forge_checksum=False)
+    info = _reopened(out, state, 10)
+    assert info.rebuilt
+
+
+def test_a_forged_checkpoint_matching_a_truncated_log_is_still_detected(tmp_path: Path) -> None:
+    """Even with the log's checksum recomputed, fewer keys than records is a disagreement."""
+    out, state = _closed_store(tmp_path, 10)
+    _truncate_with_matching_checkpoint(state, forge_checksum=True)
+    info = _reopened(out, state, 10)
+    assert info.rebuilt
+    assert "records" in info.reason

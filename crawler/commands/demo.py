@@ -82,6 +82,7 @@ def _row(site: str, summary: dict[str, Any] | None, output_dir: Path, status: in
     dropped = articles.get("dropped", {})
     errors = summary.get("errors", {})
     total = _count_lines(output_dir / site / "articles.jsonl")
+    reprints = _count_lines(output_dir / site / "duplicates.jsonl")
     return [
         site,
         str(pages.get("list", "?")),
@@ -92,6 +93,7 @@ def _row(site: str, summary: dict[str, Any] | None, output_dir: Path, status: in
         str(sum(dropped.values()) if dropped else 0),
         str(errors.get("total", "?")),
         str(total),
+        str(reprints),
         "ok" if status == 0 else f"exit {status}",
     ]
 
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     replica, base_url = start_replica()
     print(f"offline replica of {len(portals)} portals at {base_url}")
-    rows: list[list[str]] = []
+    done_runs: list[tuple[str, int]] = []
     worst = 0
     env = dict(os.environ)
     try:
@@ -134,16 +136,19 @@ def run(args: argparse.Namespace) -> int:
                 status = 124
                 print(f"  {site}: timed out after {args.timeout:.0f} s", file=sys.stderr)
             worst = max(worst, status)
-            rows.append(_row(site, _latest_summary(output_dir, site), output_dir, status))
+            done_runs.append((site, status))
     finally:
         replica.terminate()
         try:
             replica.wait(timeout=10)
         except subprocess.TimeoutExpired:
             replica.kill()
+    # totals read once every portal ran: a later portal's origin can move an earlier
+    # portal's kept record to its duplicates.jsonl
+    rows = [_row(s, _latest_summary(output_dir, s), output_dir, st) for s, st in done_runs]
     header = [
         "site", "list pages", "article pages", "new", "seen", "duplicates", "dropped", "errors",
-        "total kept", "",
+        "total kept", "total reprints", "",
     ]  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 from typing import Any
@@ -59,6 +60,11 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         if failed:
             exc = failed[0]
+            if isinstance(exc, OSError):  # a full or read-only disk: the cause, no traceback
+                print(f"error: {args[0]}: {_os_error(exc)}", file=sys.stderr, flush=True)
+                logger.error("%s: the crawl could not start: %s", args[0], _os_error(exc))
+                self.exitcode = 1
+                return
             print(f"error: {exc}", file=sys.stderr, flush=True)
             if isinstance(exc, PortalLocked):
                 self.exitcode = EXIT_LOCKED
@@ -76,6 +82,15 @@ class Command(ScrapyCrawlCommand):
             status = None
         if status:
             self.exitcode = int(status)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line naming the file, the cause and what to do."""
+    where = f" writing {exc.filename}" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full{where} ({what}); nothing was fetched: free space and run again"
+    return f"cannot read or write its files{where} ({what}); nothing was fetched"
 
 
 def _task_done(task: asyncio.Future[Any], failed: list[BaseException]) -> None:

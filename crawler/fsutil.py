@@ -1,0 +1,42 @@
+"""Crash-safe file replacement: a temporary file, fsync, rename, fsync of the folder.
+
+Hand-written (a few lines): the maintained atomic-write packages are archived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory (a rename in it is durable once this returns)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, chunks: Iterable[bytes] | bytes, sync_dir: bool = False) -> None:
+    """Replace ``path`` by ``chunks``: readers see the old file or the new one, never a part.
+
+    The temporary file is ``.<name>.<pid>.tmp`` beside it, removed again when a write
+    fails (a full disk); ``sync_dir`` also makes the rename durable.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if sync_dir:
+        fsync_dir(path.parent)
