@@ -36,7 +36,8 @@ SEEDS: dict[str, dict[str, Any]] = {
         "editors": ["王巍"],
         "responsible_editors": ["李胜兰"],
         "first": "7月14日,辽宁省社会治理工作会议在沈阳召开。",
-        "last": "各市、县(市、区)和沈抚示范区设分会场。(辽宁日报记者 杨忠厚)",
+        # the page closes with "(辽宁日报记者 杨忠厚)": byline (authors), not text
+        "last": "各市、县(市、区)和沈抚示范区设分会场。",
         "original_script": "simplified",
     },
     "dali": {
