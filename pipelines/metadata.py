@@ -147,11 +147,14 @@ def _is_candidate_info(text: str) -> bool:
     return form is not None and (not (form.relative or form.loose) or _short_info(text))
 
 
+_LIST_MARK = re.compile(r"^(?:[-•*]\s+)+")
+
+
 def _body_index(lines: Sequence[Line], paragraphs: Sequence[str], start: int | None) -> int | None:
     """Index of the line where the body's first paragraph starts."""
     if not paragraphs:
         return None
-    head = paragraphs[0][:20]
+    head = _LIST_MARK.sub("", paragraphs[0])[:20]
     for i in range(start or 0, len(lines)):
         if lines[i].text.startswith(head):
             return i
@@ -329,6 +332,10 @@ def extract_metadata(
     date_texts: list[str] = _selector_lines(tree, selectors.get("date"))
     idx = _title_index(lines, out.title)
     body_idx = _body_index(lines, paragraphs, idx)
+    if idx is not None and body_idx is None and paragraphs and len(paragraphs[0]) >= 40:
+        body_idx = _body_index(lines, paragraphs, None)
+        if body_idx is not None and body_idx < idx:
+            idx = None  # the "title" stands below the body's first prose: a sidebar's headline
     body_set = frozenset(paragraphs)
     if idx is not None:
         # Between the title and the body (or the 8 lines after the title), then 3 before it.

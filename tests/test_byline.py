@@ -305,3 +305,23 @@ def test_source_with_a_name_glued_and_web_address_authors(
 def test_an_outlet_with_a_channel_after_a_dot_stays_whole() -> None:
     assert person_like("·某号·政务") is False
     assert parse_byline("来源:某某新闻·某某号·政务").source == "某某新闻·某某号·政务"
+
+
+def test_a_headline_found_below_the_body_does_not_anchor_the_byline() -> None:
+    """The title stage took a sidebar's headline: the byline is read near the page top."""
+    text = "- 某市召开社会治理工作推进会议,部署下一阶段重点工作任务,要求各地区各部门抓好落实。"
+    html = (
+        "<h3>某市召开社会治理工作推进会议</h3><div>2019-09-07 15:10:53 来源:某某晚报</div>"
+        f"<p>{text[2:]}</p><div>推荐阅读</div><div class='side'>另一篇文章的标题在这里</div>"
+        "<div>2019-09-08</div>"
+    )
+    tree = parse_html(html)
+    md = extract_metadata(
+        tree,
+        url="http://x.cn/a.html",
+        fetched_at="2024-05-20T15:00:00+08:00",
+        lines=linearize(tree),
+        paragraphs=[text],
+        title="另一篇文章的标题在这里",
+    )
+    assert (md.published_at, md.source) == ("2019-09-07T15:10:53+08:00", "某某晚报")
