@@ -178,10 +178,19 @@ class _ReadByline:
     has_labels: bool
 
 
-def _site_names(meta: dict[str, str], title: str | None, site_name: str | None) -> list[str]:
-    """Names of the site itself: the copyright holder, og:site_name, the portal's name."""
+def _site_names(tree: HtmlElement, meta: dict[str, str], site_name: str | None) -> list[str]:
+    """Names of the site itself: the copyright holder, og:site_name, the portal's name and
+    the last segment of ``<title>`` (``标题_频道_新浪网``)."""
     names = [meta.get("og:site_name", ""), meta.get("copyright", ""), site_name or ""]
+    for el in tree.iter("title"):
+        segments = [s for s in _TITLE_SEGMENTS.split(normalize_text(el.text_content())) if s]
+        if len(segments) > 1:
+            names.append(segments[-1])
+        break
     return [n for n in names if n]
+
+
+_TITLE_SEGMENTS = re.compile(r"\s*(?:_|\||丨|\s-\s|-|—+|–)\s*")
 
 
 def _read_byline(
@@ -193,7 +202,6 @@ def _read_byline(
     meta_lines: Sequence[str],
     meta: dict[str, str],
     body_set: frozenset[str],
-    title: str | None,
     site_name: str | None,
 ) -> _ReadByline:
     """Source, authors and editors, from the strongest evidence down.
@@ -220,6 +228,7 @@ def _read_byline(
         if len(text) <= 40 and META_LINE.match(text) and text not in body_set:
             byline.fill(parse_byline(text))
 
+    site = _site_names(tree, meta, site_name)
     extra = [line.text for line in region if line.text not in body_set]
     credits = body_credits(paragraphs, extra=[*meta_lines, *extra])
     if not byline.authors or (credits.authors and set(byline.authors) < set(credits.authors)):
@@ -230,7 +239,9 @@ def _read_byline(
     byline.responsible_editors = byline.responsible_editors or credits.responsible_editors
 
     if not byline.source and "source" not in byline.labels:
-        byline.source = _outlet_beside_date(info, region, byline)
+        outlet = _outlet_beside_date(info, region, byline)
+        if outlet and outlet not in site:  # "not the site itself unless so labelled"
+            byline.source = outlet
     if not byline.source or not byline.authors:
         hinted = class_hints(tree, [line.text for line in region])
         if not byline.source and "source" not in byline.labels:
@@ -244,7 +255,6 @@ def _read_byline(
                 if byline.source:
                     break
     if not byline.authors and "author" not in byline.labels:
-        site = _site_names(meta, title, site_name)
         for key in _META_AUTHOR_KEYS:
             value = meta.get(key, "")
             if not value or "@" in value:
@@ -372,7 +382,7 @@ def extract_metadata(
     if start is None:
         region = list(lines[:80])
     byline = _read_byline(
-        tree, info, lines, region, paragraphs, meta_lines, meta, body_set, out.title, site_name
+        tree, info, lines, region, paragraphs, meta_lines, meta, body_set, site_name
     )
     out.has_byline = byline.has_labels
     out.source = byline.found.source

@@ -325,3 +325,11 @@ def test_a_headline_found_below_the_body_does_not_anchor_the_byline() -> None:
         title="另一篇文章的标题在这里",
     )
     assert (md.published_at, md.source) == ("2019-09-07T15:10:53+08:00", "某某晚报")
+
+
+def test_an_unlabelled_outlet_that_is_the_site_itself_is_not_the_source() -> None:
+    head = "<title>某市召开社会治理工作推进会议_要闻_某某长安网</title>"
+    dated = "<h1>某市召开社会治理工作推进会议</h1><div>2024-05-18 09:30 某某长安网</div>"
+    assert _page(head, dated + TEXT).source is None
+    other = dated.replace("某某长安网</div>", "某某日报</div>")
+    assert _page(head, other + TEXT).source == "某某日报"
