@@ -13,15 +13,20 @@ Where things come from, in order of trust:
   (a candidate wins when the others repeat it).
 * **Byline** — the info line(s) right after the title (``来源:…作者:…发布时间:…``
   run together, with bullets, pipes or spaces), then credits the body stage took
-  out (``责任编辑:…``), other short labelled lines, CMS meta tags
-  (``ContentSource``, ``Author``, ``article:author``), and finally body credits
-  (``(辽宁日报记者 杨忠厚)``, ``本报讯(记者 张三 通讯员 李四)``, ``文/图 王五``).
-* **Date** — the info line near the title, labelled lines elsewhere, meta tags
-  (``PubDate``, ``article:published_time``…), then the URL (flag
-  ``date_from_url``).  Dates without a year and relative ones (``3小时前``,
-  ``昨天 10:20``, ``刚刚``) are resolved against ``fetched_at`` (flag
-  ``date_relative``).  A date inside the body far from the title, a copyright
-  year, a year alone or the crawl time are never taken.
+  out (``责任编辑:…``) and other short labelled lines, then credits in and around
+  the body (``本报讯(记者 张三 通讯员 李四)``, a trailing ``编辑 刘晓阳``), an outlet
+  named beside the date without a label, class-named elements in the article's
+  region, and last the CMS meta tags (``ContentSource``, ``Author``).  Names
+  found without a label must look like a person's (``pipelines.byline``).
+* **Date** — the info line near the title, labelled lines elsewhere, a
+  ``发表于`` / ``posted @`` line after the body, meta tags (``PubDate``,
+  ``article:published_time``…) and script variables, then the URL (flag
+  ``date_from_url``).  A date without a year takes it from a meta, script or
+  URL date of the same day; a relative one (``3小时前``, ``昨天 10:20``) gives way
+  to an absolute date of the page, else is resolved against ``fetched_at``
+  (flag ``date_relative``); a time shown alone gets its day from those dates.
+  A date inside the body far from the title, a copyright year, a year alone or
+  the crawl time are never taken.
 """
 
 from __future__ import annotations
