@@ -269,8 +269,13 @@ def _read_byline(
             byline.authors = [n for n in names if not any(n in s for s in site)]
             if byline.authors:
                 break
-    if byline.source:
-        byline.authors = [a for a in byline.authors if a != byline.source]
+    # An "author" that is the outlet or the site (作者:网易) is nobody's name.
+    outlets = [s for s in (byline.source, *site) if s]
+    byline.authors = [
+        a
+        for a in byline.authors
+        if not any(a == s or (a in s and not person_like(a)) for s in outlets)
+    ]
     return _ReadByline(byline, has_labels)
 
 

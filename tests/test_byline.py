@@ -333,3 +333,12 @@ def test_an_unlabelled_outlet_that_is_the_site_itself_is_not_the_source() -> Non
     assert _page(head, dated + TEXT).source is None
     other = dated.replace("某某长安网</div>", "某某日报</div>")
     assert _page(head, other + TEXT).source == "某某日报"
+
+
+def test_a_labelled_author_that_is_the_site_is_dropped() -> None:
+    head = "<meta name='copyright' content='某易公司版权所有'>"
+    page = HEADLINE.replace("</div>", " 作者:某易</div>") + TEXT
+    assert _page(head, page).authors == []
+    assert _page(head, HEADLINE.replace("</div>", " 作者:王小明</div>") + TEXT).authors == [
+        "王小明"
+    ]
