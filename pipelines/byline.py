@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from lxml.html import HtmlElement
 
-from pipelines.dates import ANY_DATE, CN_DATE
+from pipelines.dates import ANY_DATE, CLOCK, CN_DATE
 from pipelines.normalize import normalize_text
 from pipelines.vocab import (
     COMPOUND_SURNAMES,
@@ -195,7 +195,7 @@ def _clean_value(value: str) -> str:
 def clean_source(value: str) -> str | None:
     value = _clean_value(value)
     value = CN_DATE.sub(" ", ANY_DATE.sub(" ", value))
-    value = re.sub(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)", " ", value).strip()
+    value = CLOCK.sub(" ", value).strip()
     value = _trim(value.split(" ", 1)[0], " :,;|()")
     value = _GLUED_WIDGET.sub("", value)  # "新京报举报": a report link after the name
     if not value or len(value) > 40 or re.search(r"[。,“”!?]", value):
@@ -208,7 +208,6 @@ def clean_source(value: str) -> str | None:
 _GLUED_WIDGET = re.compile(f"(?<=[^\\s])(?:{alternation(GLUED_WIDGETS)})$")
 _OUTLET = re.compile(rf"^[\u3400-\u9fffA-Za-z·]{{1,14}}(?:{alternation(OUTLET_ENDINGS)})$")
 _ORG_NAME = re.compile(r"[局委厅院部办所站队处科会馆组府]$")
-_DATE_OR_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 _TOKEN_SPLIT = re.compile(r"[\s|丨·•/]+")
 
 

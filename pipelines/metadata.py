@@ -55,6 +55,7 @@ from pipelines.byline import (
 )
 from pipelines.dates import (
     ANY_DATE,
+    CLOCK,
     FoundDate,
     date_form,
     date_free,
@@ -409,9 +410,7 @@ def extract_metadata(
     outside = [line for line in lines if line.text not in body_set]
     clock = None
     if idx is not None:  # a time of day alone under the headline: "19:02"
-        clock = next(
-            (ln.text for ln in lines[idx + 1 : idx + 6] if _CLOCK_LINE.match(ln.text)), None
-        )
+        clock = next((ln.text for ln in lines[idx + 1 : idx + 6] if CLOCK.fullmatch(ln.text)), None)
     scripts = [el.text or "" for el in tree.iter("script")]
     out.published_at, out.published_precision, date_flags = _pick_date(
         date_texts + info, outside, meta, url, fetched, scripts, clock
@@ -429,7 +428,6 @@ _DATE_LABEL_LINE = re.compile(r"(?:发布|发表)(?:时间|日期)\s*[::]|^(?:�
 
 
 _POSTED = re.compile(r"^(?:发表于|发布于|posted\s*@|posted\s+on|published\s+on)\s*", re.I)
-_CLOCK_LINE = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
 # Meta tags that carry a date that is not the publish time (an update time…): they
 # only give a year or a day to a date the page shows without one.
 _META_DATE_NAME = re.compile(r"date|time|pub", re.I)
