@@ -247,6 +247,18 @@ def split_outlet_name(source: str | None) -> tuple[str | None, list[str]]:
     return source, []
 
 
+def split_outlets(source: str, links: frozenset[str]) -> str:
+    """The first of two outlets run together: ``人民网新华网`` when the page links
+    ``人民网`` on its own.  A source that is one link (``人民日报海外网``) stays whole."""
+    if source in links:
+        return source
+    for link in sorted(links, key=len, reverse=True):
+        rest = source[len(link) :] if source.startswith(link) else ""
+        if rest and is_outlet(link) and is_outlet(rest):
+            return link
+    return source
+
+
 _NAMES_SLASH_OUTLET = re.compile(r"^(?P<names>[^/]{2,20}?)\s*/\s*(?P<outlet>[^/\s]{2,16})$")
 
 

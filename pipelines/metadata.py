@@ -51,6 +51,7 @@ from pipelines.byline import (
     parse_byline,
     parse_names,
     person_like,
+    split_outlets,
     unlabelled_outlet,
 )
 from pipelines.dates import (
@@ -270,6 +271,8 @@ def _read_byline(
             byline.authors = [n for n in names if not any(n in s for s in site)]
             if byline.authors:
                 break
+    if byline.source:
+        byline.source = split_outlets(byline.source, _link_texts(tree))
     # An "author" that is the outlet or the site (作者:网易) is nobody's name.
     outlets = [s for s in (byline.source, *site) if s]
     byline.authors = [
@@ -278,6 +281,12 @@ def _read_byline(
         if not any(a == s or (a in s and not person_like(a)) for s in outlets)
     ]
     return _ReadByline(byline, has_labels)
+
+
+def _link_texts(tree: HtmlElement) -> frozenset[str]:
+    """Short link texts of the page (an outlet's name is often a link)."""
+    texts = (normalize_text(a.text_content()) for a in tree.iter("a"))
+    return frozenset(t for t in texts if 2 <= len(t) <= 20)
 
 
 def _outlet_beside_date(info: Sequence[str], region: Sequence[Line], byline: Byline) -> str | None:

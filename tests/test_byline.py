@@ -12,6 +12,7 @@ from pipelines.byline import (
     parse_byline,
     parse_names,
     person_like,
+    split_outlets,
     unlabelled_outlet,
 )
 from pipelines.dom import linearize, parse_html
@@ -342,3 +343,12 @@ def test_a_labelled_author_that_is_the_site_is_dropped() -> None:
     assert _page(head, HEADLINE.replace("</div>", " 作者:王小明</div>") + TEXT).authors == [
         "王小明"
     ]
+
+
+def test_two_outlets_run_together() -> None:
+    links = frozenset({"某某网", "首页"})
+    assert split_outlets("某某网某某日报", links) == "某某网"
+    assert split_outlets("某某日报海外网", frozenset({"某某日报海外网"})) == "某某日报海外网"
+    assert split_outlets("某某日报海外网", frozenset()) == "某某日报海外网"
+    page = HEADLINE.replace("</div>", " 来源:<a href='/'>某某网</a><a href='/r'>某某日报</a></div>")
+    assert _page("", page + TEXT).source == "某某网"
