@@ -352,3 +352,9 @@ def test_two_outlets_run_together() -> None:
     assert split_outlets("某某日报海外网", frozenset()) == "某某日报海外网"
     page = HEADLINE.replace("</div>", " 来源:<a href='/'>某某网</a><a href='/r'>某某日报</a></div>")
     assert _page("", page + TEXT).source == "某某网"
+
+
+def test_a_photo_credit_is_not_the_article_s_source() -> None:
+    found = parse_byline("图片来源:某某社")
+    assert (found.source, found.authors) == (None, [])
+    assert parse_byline("稿件来源:某某日报 图片:李小四").source == "某某日报"
