@@ -368,10 +368,10 @@ def parse_credit(text: str, *, strict: bool = False) -> Byline:
             words = [w for w in _NAME_SPLIT.split(value) if w and not _NAME_SUFFIX.fullmatch(w)]
             if not words and 2 * i + 3 >= len(parts):
                 return Byline()  # a role with nobody after it
-            if any(clean_name(w) is None for w in words if not _ONE_CJK.match(w)) or (
-                not value[:1].isspace() and names and not person_like(names[0])
+            if any(clean_name(w) is None for w in words if not _ONE_CJK.match(w)) or not all(
+                person_like(n) for n in names
             ):
-                return Byline()  # "编辑部的故事": a word, not a credit
+                return Byline()  # "编辑部的故事", "编辑 收藏": words, not a credit
         target = targets.get(ROLE_OF_WORD[role])
         if target is not None:
             target += [n for n in names if n not in target]

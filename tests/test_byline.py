@@ -358,3 +358,8 @@ def test_a_photo_credit_is_not_the_article_s_source() -> None:
     found = parse_byline("图片来源:某某社")
     assert (found.source, found.authors) == (None, [])
     assert parse_byline("稿件来源:某某日报 图片:李小四").source == "某某日报"
+
+
+def test_widget_links_after_a_role_word_are_not_a_credit() -> None:
+    assert credit_line("编辑 收藏") is None
+    assert credit_line("编辑 刘小阳") is not None
