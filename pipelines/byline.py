@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 from lxml.html import HtmlElement
 
-from pipelines.dates import ANY_DATE, CN_DATE
+from pipelines.dates import ANY_DATE, CLOCK, CN_DATE
 from pipelines.normalize import normalize_text
 from pipelines.vocab import (
+    BAR_LABEL,
     COMPOUND_SURNAMES,
     FIELD_OF_LABEL,
     GLUED_WIDGETS,
@@ -195,7 +196,7 @@ def _clean_value(value: str) -> str:
 def clean_source(value: str) -> str | None:
     value = _clean_value(value)
     value = CN_DATE.sub(" ", ANY_DATE.sub(" ", value))
-    value = re.sub(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)", " ", value).strip()
+    value = CLOCK.sub(" ", value).strip()
     value = _trim(value.split(" ", 1)[0], " :,;|()")
     value = _GLUED_WIDGET.sub("", value)  # "新京报举报": a report link after the name
     if not value or len(value) > 40 or re.search(r"[。,“”!?]", value):
@@ -208,7 +209,6 @@ def clean_source(value: str) -> str | None:
 _GLUED_WIDGET = re.compile(f"(?<=[^\\s])(?:{alternation(GLUED_WIDGETS)})$")
 _OUTLET = re.compile(rf"^[\u3400-\u9fffA-Za-z·]{{1,14}}(?:{alternation(OUTLET_ENDINGS)})$")
 _ORG_NAME = re.compile(r"[局委厅院部办所站队处科会馆组府]$")
-_DATE_OR_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 _TOKEN_SPLIT = re.compile(r"[\s|丨·•/]+")
 
 
@@ -248,6 +248,18 @@ def split_outlet_name(source: str | None) -> tuple[str | None, list[str]]:
     return source, []
 
 
+def split_outlets(source: str, links: frozenset[str]) -> str:
+    """The first of two outlets run together: ``人民网新华网`` when the page links
+    ``人民网`` on its own.  A source that is one link (``人民日报海外网``) stays whole."""
+    if source in links:
+        return source
+    for link in sorted(links, key=len, reverse=True):
+        rest = source[len(link) :] if source.startswith(link) else ""
+        if rest and is_outlet(link) and is_outlet(rest):
+            return link
+    return source
+
+
 _NAMES_SLASH_OUTLET = re.compile(r"^(?P<names>[^/]{2,20}?)\s*/\s*(?P<outlet>[^/\s]{2,16})$")
 
 
@@ -267,8 +279,8 @@ def outlet_line(line: str) -> Byline | None:
     return None
 
 
-# A label at the start of a line with a bar or slash for its colon: "编辑|张三", "责编丨李四".
-_BAR_LABEL = re.compile(rf"^\s*[(\[【]?\s*({alternation(FIELD_OF_LABEL)})\s*[|丨/]\s*(?=\S)")
+# A label at the start of a line with a bar or slash for its colon (pipelines.vocab).
+_BAR_LABEL = BAR_LABEL
 # Cells of a bar-separated info line that put the value right after the label:
 # "发表于2014-08-24 21:30| 来源CSDN| 作者魏星".
 _BARE_LABEL_CELL = re.compile(
@@ -357,10 +369,10 @@ def parse_credit(text: str, *, strict: bool = False) -> Byline:
             words = [w for w in _NAME_SPLIT.split(value) if w and not _NAME_SUFFIX.fullmatch(w)]
             if not words and 2 * i + 3 >= len(parts):
                 return Byline()  # a role with nobody after it
-            if any(clean_name(w) is None for w in words if not _ONE_CJK.match(w)) or (
-                not value[:1].isspace() and names and not person_like(names[0])
+            if any(clean_name(w) is None for w in words if not _ONE_CJK.match(w)) or not all(
+                person_like(n) for n in names
             ):
-                return Byline()  # "编辑部的故事": a word, not a credit
+                return Byline()  # "编辑部的故事", "编辑 收藏": words, not a credit
         target = targets.get(ROLE_OF_WORD[role])
         if target is not None:
             target += [n for n in names if n not in target]
@@ -420,6 +432,8 @@ def body_credits(paragraphs: Sequence[str], extra: Sequence[str] = ()) -> Byline
             found.merge(credit)
     # The last paragraphs of prose (widgets and link lists may follow them in the body).
     prose = [p for p in paragraphs if len(p) >= 30 and "。" in p][-3:]
+    if len(paragraphs) >= 2 and _LONE_NAMES.match(paragraphs[-1]):
+        prose.append(paragraphs[-2] + paragraphs[-1])  # "(李楠)" set apart from the text
     for para in prose if not found.authors else []:
         m = _CLOSING_NAMES.search(para)
         names = parse_names(m.group(1)) if m else []
@@ -428,6 +442,9 @@ def body_credits(paragraphs: Sequence[str], extra: Sequence[str] = ()) -> Byline
     return found
 
 
+_LONE_NAMES = re.compile(
+    r"^[(（]\s*[\u3400-\u9fff·]{2,4}(?:[\s、][\u3400-\u9fff·]{2,4}){0,2}\s*[)）]$"
+)
 # Names alone in brackets closing the text, after its last sentence.
 _CLOSING_NAMES = re.compile(
     r"[。!?”][(（]\s*([\u3400-\u9fff·]{2,4}(?:[\s、][\u3400-\u9fff·]{2,4}){0,2})\s*[)）]$"

@@ -282,14 +282,15 @@ def date_form(text: str, *, relative: bool = True) -> DateForm | None:
     return None
 
 
-_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
+# A time of day: "10:20", "10:20:30".
+CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 
 
 def date_free(text: str) -> str:
     """``text`` without its dates, times, spaces and separators (what else a date line says)."""
     for form in DATE_FORMS:
         text = form.pattern.sub(" ", text)
-    return re.sub(r"[\s|/·•:\-]+", "", _CLOCK.sub(" ", text))
+    return re.sub(r"[\s|/·•:\-]+", "", CLOCK.sub(" ", text))
 
 
 def find_date(text: str, fetched: datetime, *, relative: bool = True) -> FoundDate | None:
@@ -372,7 +373,7 @@ def with_year(found: FoundDate, anchor: FoundDate) -> FoundDate | None:
 
 def with_time(day: FoundDate, clock: str) -> FoundDate | None:
     """The day of ``day`` at a time of day shown alone (``19:02``)."""
-    m = _CLOCK.fullmatch(clock.strip())
+    m = CLOCK.fullmatch(clock.strip())
     if not day.value or not m:
         return None
     hh, mi, *rest = clock.strip().split(":")

@@ -68,7 +68,7 @@ from pipelines.boilerplate import (
 )
 from pipelines.dom import Line, _key, linearize, select_lines
 from pipelines.normalize import normalize_text
-from pipelines.vocab import LABEL_COLON, META_LINE, ROLE_WORDS
+from pipelines.vocab import BAR_LABEL, LABEL_COLON, META_LINE, ROLE_WORDS
 
 # --- Boilerplate rules ----------------------------------------------------------
 
@@ -84,7 +84,7 @@ _SENTENCE_END = re.compile(r"[。?!]")
 
 def is_meta_line(line: str) -> bool:
     """A labelled credit line that the byline stage reads instead of the text."""
-    m = META_LINE.match(line)
+    m = META_LINE.match(line) or BAR_LABEL.match(line)
     return m is not None and len(line) <= 80 and not _SENTENCE_END.search(line, m.end())
 
 
@@ -553,7 +553,11 @@ def line_score(
         n - line.link_chars >= 8 and _PROSE_PUNCT.search(text)
     ):
         return 0.0  # a cell of a data table: neither for nor against the run around it
-    if is_info_line(text) or (n <= 60 and _LABEL_COLON.match(text)):
+    if (
+        is_info_line(text)
+        or (n <= 60 and _LABEL_COLON.match(text))
+        or (_DATE_LIKE.search(text) and not _PROSE_PUNCT.search(text))
+    ):
         return -10.0  # "来源:… 时间:…", "作者:张三": byline, not text
     if line.link_chars >= n * 0.5:
         return -float(max(n, 4))
@@ -627,8 +631,14 @@ _ORIGINAL_TITLE_NOTE = re.compile(r"^[(（]\s*原题(?:为|是)?\s*[::]?\s*《(.
 
 def is_credit_line(text: str) -> bool:
     """A short line naming the people behind the piece (``(记者 张三)``, ``文/图 王五``)."""
-    if len(text) > 60 or "。" in text or _LABEL_COLON.search(text) or is_info_line(text):
-        return False  # labelled and date lines are read from the page by the byline stage
+    if (
+        len(text) > 60
+        or "。" in text
+        or _LABEL_COLON.search(text)
+        or is_info_line(text)
+        or _DATE_LIKE.search(text)
+    ):
+        return False  # labelled and dated lines are read from the page by the byline stage
     return bool(_CREDIT_WORDS.search(text) or _NAME_ONLY.match(text))
 
 

@@ -13,15 +13,20 @@ Where things come from, in order of trust:
   (a candidate wins when the others repeat it).
 * **Byline** — the info line(s) right after the title (``来源:…作者:…发布时间:…``
   run together, with bullets, pipes or spaces), then credits the body stage took
-  out (``责任编辑:…``), other short labelled lines, CMS meta tags
-  (``ContentSource``, ``Author``, ``article:author``), and finally body credits
-  (``(辽宁日报记者 杨忠厚)``, ``本报讯(记者 张三 通讯员 李四)``, ``文/图 王五``).
-* **Date** — the info line near the title, labelled lines elsewhere, meta tags
-  (``PubDate``, ``article:published_time``…), then the URL (flag
-  ``date_from_url``).  Dates without a year and relative ones (``3小时前``,
-  ``昨天 10:20``, ``刚刚``) are resolved against ``fetched_at`` (flag
-  ``date_relative``).  A date inside the body far from the title, a copyright
-  year, a year alone or the crawl time are never taken.
+  out (``责任编辑:…``) and other short labelled lines, then credits in and around
+  the body (``本报讯(记者 张三 通讯员 李四)``, a trailing ``编辑 刘晓阳``), an outlet
+  named beside the date without a label, class-named elements in the article's
+  region, and last the CMS meta tags (``ContentSource``, ``Author``).  Names
+  found without a label must look like a person's (``pipelines.byline``).
+* **Date** — the info line near the title, labelled lines elsewhere, a
+  ``发表于`` / ``posted @`` line after the body, meta tags (``PubDate``,
+  ``article:published_time``…) and script variables, then the URL (flag
+  ``date_from_url``).  A date without a year takes it from a meta, script or
+  URL date of the same day; a relative one (``3小时前``, ``昨天 10:20``) gives way
+  to an absolute date of the page, else is resolved against ``fetched_at``
+  (flag ``date_relative``); a time shown alone gets its day from those dates.
+  A date inside the body far from the title, a copyright year, a year alone or
+  the crawl time are never taken.
 """
 
 from __future__ import annotations
@@ -46,10 +51,12 @@ from pipelines.byline import (
     parse_byline,
     parse_names,
     person_like,
+    split_outlets,
     unlabelled_outlet,
 )
 from pipelines.dates import (
     ANY_DATE,
+    CLOCK,
     FoundDate,
     date_form,
     date_free,
@@ -147,11 +154,14 @@ def _is_candidate_info(text: str) -> bool:
     return form is not None and (not (form.relative or form.loose) or _short_info(text))
 
 
+_LIST_MARK = re.compile(r"^(?:[-•*]\s+)+")
+
+
 def _body_index(lines: Sequence[Line], paragraphs: Sequence[str], start: int | None) -> int | None:
     """Index of the line where the body's first paragraph starts."""
     if not paragraphs:
         return None
-    head = paragraphs[0][:20]
+    head = _LIST_MARK.sub("", paragraphs[0])[:20]
     for i in range(start or 0, len(lines)):
         if lines[i].text.startswith(head):
             return i
@@ -175,10 +185,19 @@ class _ReadByline:
     has_labels: bool
 
 
-def _site_names(meta: dict[str, str], title: str | None, site_name: str | None) -> list[str]:
-    """Names of the site itself: the copyright holder, og:site_name, the portal's name."""
+def _site_names(tree: HtmlElement, meta: dict[str, str], site_name: str | None) -> list[str]:
+    """Names of the site itself: the copyright holder, og:site_name, the portal's name and
+    the last segment of ``<title>`` (``标题_频道_新浪网``)."""
     names = [meta.get("og:site_name", ""), meta.get("copyright", ""), site_name or ""]
+    for el in tree.iter("title"):
+        segments = [s for s in _TITLE_SEGMENTS.split(normalize_text(el.text_content())) if s]
+        if len(segments) > 1:
+            names.append(segments[-1])
+        break
     return [n for n in names if n]
+
+
+_TITLE_SEGMENTS = re.compile(r"\s*(?:_|\||丨|\s-\s|-|—+|–)\s*")
 
 
 def _read_byline(
@@ -190,7 +209,6 @@ def _read_byline(
     meta_lines: Sequence[str],
     meta: dict[str, str],
     body_set: frozenset[str],
-    title: str | None,
     site_name: str | None,
 ) -> _ReadByline:
     """Source, authors and editors, from the strongest evidence down.
@@ -217,6 +235,7 @@ def _read_byline(
         if len(text) <= 40 and META_LINE.match(text) and text not in body_set:
             byline.fill(parse_byline(text))
 
+    site = _site_names(tree, meta, site_name)
     extra = [line.text for line in region if line.text not in body_set]
     credits = body_credits(paragraphs, extra=[*meta_lines, *extra])
     if not byline.authors or (credits.authors and set(byline.authors) < set(credits.authors)):
@@ -227,7 +246,9 @@ def _read_byline(
     byline.responsible_editors = byline.responsible_editors or credits.responsible_editors
 
     if not byline.source and "source" not in byline.labels:
-        byline.source = _outlet_beside_date(info, region, byline)
+        outlet = _outlet_beside_date(info, region, byline)
+        if outlet and outlet not in site:  # "not the site itself unless so labelled"
+            byline.source = outlet
     if not byline.source or not byline.authors:
         hinted = class_hints(tree, [line.text for line in region])
         if not byline.source and "source" not in byline.labels:
@@ -241,7 +262,6 @@ def _read_byline(
                 if byline.source:
                     break
     if not byline.authors and "author" not in byline.labels:
-        site = _site_names(meta, title, site_name)
         for key in _META_AUTHOR_KEYS:
             value = meta.get(key, "")
             if not value or "@" in value:
@@ -252,8 +272,21 @@ def _read_byline(
             if byline.authors:
                 break
     if byline.source:
-        byline.authors = [a for a in byline.authors if a != byline.source]
+        byline.source = split_outlets(byline.source, _link_texts(tree))
+    # An "author" that is the outlet or the site (作者:网易) is nobody's name.
+    outlets = [s for s in (byline.source, *site) if s]
+    byline.authors = [
+        a
+        for a in byline.authors
+        if not any(a == s or (a in s and not person_like(a)) for s in outlets)
+    ]
     return _ReadByline(byline, has_labels)
+
+
+def _link_texts(tree: HtmlElement) -> frozenset[str]:
+    """Short link texts of the page (an outlet's name is often a link)."""
+    texts = (normalize_text(a.text_content()) for a in tree.iter("a"))
+    return frozenset(t for t in texts if 2 <= len(t) <= 20)
 
 
 def _outlet_beside_date(info: Sequence[str], region: Sequence[Line], byline: Byline) -> str | None:
@@ -329,6 +362,10 @@ def extract_metadata(
     date_texts: list[str] = _selector_lines(tree, selectors.get("date"))
     idx = _title_index(lines, out.title)
     body_idx = _body_index(lines, paragraphs, idx)
+    if idx is not None and body_idx is None and paragraphs and len(paragraphs[0]) >= 40:
+        body_idx = _body_index(lines, paragraphs, None)
+        if body_idx is not None and body_idx < idx:
+            idx = None  # the "title" stands below the body's first prose: a sidebar's headline
     body_set = frozenset(paragraphs)
     if idx is not None:
         # Between the title and the body (or the 8 lines after the title), then 3 before it.
@@ -365,7 +402,7 @@ def extract_metadata(
     if start is None:
         region = list(lines[:80])
     byline = _read_byline(
-        tree, info, lines, region, paragraphs, meta_lines, meta, body_set, out.title, site_name
+        tree, info, lines, region, paragraphs, meta_lines, meta, body_set, site_name
     )
     out.has_byline = byline.has_labels
     out.source = byline.found.source
@@ -382,9 +419,7 @@ def extract_metadata(
     outside = [line for line in lines if line.text not in body_set]
     clock = None
     if idx is not None:  # a time of day alone under the headline: "19:02"
-        clock = next(
-            (ln.text for ln in lines[idx + 1 : idx + 6] if _CLOCK_LINE.match(ln.text)), None
-        )
+        clock = next((ln.text for ln in lines[idx + 1 : idx + 6] if CLOCK.fullmatch(ln.text)), None)
     scripts = [el.text or "" for el in tree.iter("script")]
     out.published_at, out.published_precision, date_flags = _pick_date(
         date_texts + info, outside, meta, url, fetched, scripts, clock
@@ -402,7 +437,6 @@ _DATE_LABEL_LINE = re.compile(r"(?:发布|发表)(?:时间|日期)\s*[::]|^(?:�
 
 
 _POSTED = re.compile(r"^(?:发表于|发布于|posted\s*@|posted\s+on|published\s+on)\s*", re.I)
-_CLOCK_LINE = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
 # Meta tags that carry a date that is not the publish time (an update time…): they
 # only give a year or a day to a date the page shows without one.
 _META_DATE_NAME = re.compile(r"date|time|pub", re.I)

@@ -47,7 +47,8 @@ _DATA = _load()
 FIELD_OF_LABEL: dict[str, str] = _by_word(_DATA["labels"])
 # role word in a credit -> field ("记者" -> author, "责编" -> responsible_editor)
 ROLE_OF_WORD: dict[str, str] = _by_word(_DATA["roles"])
-NOT_NAMES: frozenset[str] = frozenset(_DATA["not_names"]["words"])
+# (widget words glued to values are not names either: "编辑 收藏" is two links)
+NOT_NAMES: frozenset[str] = frozenset(_DATA["not_names"]["words"] + _DATA["glued_widgets"]["words"])
 NOT_SOURCES: frozenset[str] = frozenset(_DATA["not_sources"]["words"])
 GLUED_WIDGETS: tuple[str, ...] = tuple(_DATA["glued_widgets"]["words"])
 OUTLET_ENDINGS: tuple[str, ...] = tuple(_DATA["outlets"]["endings"])
@@ -73,5 +74,7 @@ META_LINE = re.compile(
     + alternation(w for w, f in FIELD_OF_LABEL.items() if f in CREDIT_FIELDS)
     + r")\s*[::]"
 )
+# A label at the start of a line with a bar or slash for its colon: "编辑|张三", "责编丨李四".
+BAR_LABEL = re.compile(rf"^\s*[(\[【]?\s*({alternation(FIELD_OF_LABEL)})\s*[|丨/]\s*(?=\S)")
 # Role words of credits, longest first.
 ROLE_WORDS = alternation(ROLE_OF_WORD)

@@ -217,3 +217,23 @@ def test_a_data_table_inside_the_article_is_text_one_line_a_row() -> None:
     html = page(f"<div class='article'>{paras(A, B)}{table}{paras(C)}{table}</div>")
     rows = ["地区 | 案件数", "甲县 | 12", "乙县 | 7"]
     assert body_of(html) == [A, B, *rows, C, *rows]
+
+
+def test_a_bar_separated_info_line_with_colonless_labels_is_read_not_credited() -> None:
+    info = "发表于2023-06-12 21:30| 1164次阅读| 来源某某网| 0 条评论| 作者张三"
+    html = (
+        f"<html><body><h1>{TITLE}</h1><div class='tit_bar'>{info}</div>"
+        f"<div class='article'>{paras(A, B, C)}</div></body></html>"
+    )
+    item = record(html)
+    assert item.text.split("\n") == [A, B, C]
+    assert (item.authors, item.source) == (["张三"], "某某网")
+
+
+def test_bar_labelled_credits_and_a_lone_closing_name_leave_the_text() -> None:
+    html = page(
+        f"<div class='article'>{paras(A, B, C, '(李四)', '校对|王五', '来源|某某日报')}</div>"
+    )
+    item = record(html)
+    assert item.text.split("\n") == [A, B, C]
+    assert item.authors == ["李四"]

@@ -12,6 +12,7 @@ from pipelines.byline import (
     parse_byline,
     parse_names,
     person_like,
+    split_outlets,
     unlabelled_outlet,
 )
 from pipelines.dom import linearize, parse_html
@@ -305,3 +306,60 @@ def test_source_with_a_name_glued_and_web_address_authors(
 def test_an_outlet_with_a_channel_after_a_dot_stays_whole() -> None:
     assert person_like("·某号·政务") is False
     assert parse_byline("来源:某某新闻·某某号·政务").source == "某某新闻·某某号·政务"
+
+
+def test_a_headline_found_below_the_body_does_not_anchor_the_byline() -> None:
+    """The title stage took a sidebar's headline: the byline is read near the page top."""
+    text = "- 某市召开社会治理工作推进会议,部署下一阶段重点工作任务,要求各地区各部门抓好落实。"
+    html = (
+        "<h3>某市召开社会治理工作推进会议</h3><div>2019-09-07 15:10:53 来源:某某晚报</div>"
+        f"<p>{text[2:]}</p><div>推荐阅读</div><div class='side'>另一篇文章的标题在这里</div>"
+        "<div>2019-09-08</div>"
+    )
+    tree = parse_html(html)
+    md = extract_metadata(
+        tree,
+        url="http://x.cn/a.html",
+        fetched_at="2024-05-20T15:00:00+08:00",
+        lines=linearize(tree),
+        paragraphs=[text],
+        title="另一篇文章的标题在这里",
+    )
+    assert (md.published_at, md.source) == ("2019-09-07T15:10:53+08:00", "某某晚报")
+
+
+def test_an_unlabelled_outlet_that_is_the_site_itself_is_not_the_source() -> None:
+    head = "<title>某市召开社会治理工作推进会议_要闻_某某长安网</title>"
+    dated = "<h1>某市召开社会治理工作推进会议</h1><div>2024-05-18 09:30 某某长安网</div>"
+    assert _page(head, dated + TEXT).source is None
+    other = dated.replace("某某长安网</div>", "某某日报</div>")
+    assert _page(head, other + TEXT).source == "某某日报"
+
+
+def test_a_labelled_author_that_is_the_site_is_dropped() -> None:
+    head = "<meta name='copyright' content='某易公司版权所有'>"
+    page = HEADLINE.replace("</div>", " 作者:某易</div>") + TEXT
+    assert _page(head, page).authors == []
+    assert _page(head, HEADLINE.replace("</div>", " 作者:王小明</div>") + TEXT).authors == [
+        "王小明"
+    ]
+
+
+def test_two_outlets_run_together() -> None:
+    links = frozenset({"某某网", "首页"})
+    assert split_outlets("某某网某某日报", links) == "某某网"
+    assert split_outlets("某某日报海外网", frozenset({"某某日报海外网"})) == "某某日报海外网"
+    assert split_outlets("某某日报海外网", frozenset()) == "某某日报海外网"
+    page = HEADLINE.replace("</div>", " 来源:<a href='/'>某某网</a><a href='/r'>某某日报</a></div>")
+    assert _page("", page + TEXT).source == "某某网"
+
+
+def test_a_photo_credit_is_not_the_article_s_source() -> None:
+    found = parse_byline("图片来源:某某社")
+    assert (found.source, found.authors) == (None, [])
+    assert parse_byline("稿件来源:某某日报 图片:李小四").source == "某某日报"
+
+
+def test_widget_links_after_a_role_word_are_not_a_credit() -> None:
+    assert credit_line("编辑 收藏") is None
+    assert credit_line("编辑 刘小阳") is not None
