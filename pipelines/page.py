@@ -12,6 +12,12 @@ again, the page dropped and counted (``page/timeouts``); pages that were in
 the killed pool are sent to the new one.  A worker that dies (killed, out of
 memory) is handled the same way (``page/worker_restarts``).
 
+Workers die with the crawl: each one asks the kernel for SIGKILL when its
+parent dies (``prctl(PR_SET_PDEATHSIG)`` on Linux) and runs a watchdog thread
+that ends it once its parent pid changes (every platform), so a crawl killed
+with ``kill -9`` or by the OOM killer leaves no worker behind, and with the
+workers gone multiprocessing's resource tracker sees its pipe close and ends too.
+
 Settings: ``PAGE_WORKERS``, ``PAGE_TIMEOUT``, ``GC_THRESHOLDS``.
 Stats: ``page/processed``, ``page/errors``, ``page/errors/<exception>``,
 ``page/timeouts``, ``page/encoding/<codec>``, ``page/fixes/<fix>``,
@@ -22,10 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -61,6 +72,42 @@ def _warm_up() -> None:
         process_page(page)
 
 
+# linux/prctl.h: deliver a signal to this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+# How often the watchdog thread compares the parent pid (seconds).
+_WATCH_INTERVAL = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process once ``parent`` is no longer its parent (runs as long as the worker)."""
+    while os.getppid() == parent:
+        time.sleep(_WATCH_INTERVAL)
+    os._exit(1)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process end when ``parent`` (the process that started it) dies.
+
+    ``PR_SET_PDEATHSIG`` is immediate but Linux-only and tied to the parent's
+    thread that spawned the process (the pool spawns from the thread that
+    submits, the crawl's main thread); the watchdog thread covers the rest.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def worker_init(parent: int, warm_up: bool = True) -> None:
+    """Initializer of every page worker: tie its life to the parent's, then warm up."""
+    die_with_parent(parent)
+    if warm_up:
+        _warm_up()
+
+
 class PagePipeline:
     def __init__(self, crawler: Crawler, workers: int, timeout: float = 60.0) -> None:
         self.crawler = crawler
@@ -85,7 +132,10 @@ class PagePipeline:
         # "spawn": forking a process that runs a Twisted/asyncio loop and threads is unsafe.
         ctx = multiprocessing.get_context("spawn")
         self.executor = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_warm_up
+            max_workers=self.workers,
+            mp_context=ctx,
+            initializer=worker_init,
+            initargs=(os.getpid(),),
         )
         # Sub-millisecond switch interval lets the event loop hand results back promptly.
         sys.setswitchinterval(0.0005)

@@ -1,0 +1,141 @@
+"""Page workers die with their crawl: ``kill -9`` of a real ``scrapy crawl`` leaves nothing.
+
+The crawl runs with the default ``PAGE_WORKERS`` (two spawn workers, which also
+start multiprocessing's resource tracker).  Its descendants are read from
+``/proc`` once records are being written, the crawl is killed with SIGKILL,
+and every one of those processes must be gone within a bounded wait (a zombie
+waiting to be reaped counts as gone: it holds no memory and runs nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from crawlrun import ROOT, crawl_cmd
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)"),
+]
+
+SITE = "scfzw"
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` after the command name, or None when gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def descendants(root: int) -> dict[int, str]:
+    """Every live descendant of ``root``: pid -> start time (tells a reused pid apart)."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        children.setdefault(int(fields[1]), []).append(pid)
+        starts[pid] = fields[19]
+    found: dict[int, str] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid in found or pid not in starts:
+            continue
+        found[pid] = starts[pid]
+        todo += children.get(pid, [])
+    return found
+
+
+def alive(pid: int, start: str) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[19] == start and fields[0] != "Z"
+
+
+def test_kill_9_of_the_crawl_ends_its_page_workers(replica_url: str, tmp_path: Path) -> None:
+    articles = tmp_path / "output" / SITE / "articles.jsonl"
+    cmd = crawl_cmd(
+        SITE,
+        replica_url,
+        tmp_path,
+        settings={"PAGE_WORKERS": "2", "DOWNLOAD_DELAY": "0.4", "DOWNLOAD_DELAY_JITTER": "0"},
+    )
+    with (tmp_path / "crawl.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and proc.poll() is None:
+                if articles.exists() and articles.stat().st_size > 0:
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, "the crawl ended before it could be killed"
+            assert articles.exists(), "no record within 90 s"
+            before = descendants(proc.pid)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+    # Two page workers and the resource tracker, all spawned by the crawl.
+    assert len(before) >= 3, before
+    deadline = time.monotonic() + 20
+    left = before
+    while time.monotonic() < deadline:
+        left = {pid: start for pid, start in before.items() if alive(pid, start)}
+        if not left:
+            break
+        time.sleep(0.1)
+    commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in left}
+    for pid in left:  # do not leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes of the killed crawl still running: {commands}"
+
+
+def test_a_worker_whose_parent_is_gone_ends(tmp_path: Path) -> None:
+    """The parent-death guard on its own: a process that spawned a worker pool is killed."""
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "import os, sys, concurrent.futures as cf, multiprocessing as mp\n"
+        "from pipelines.page import worker_init\n"
+        "if __name__ == '__main__':\n"
+        "    pool = cf.ProcessPoolExecutor(1, mp_context=mp.get_context('spawn'),\n"
+        "        initializer=worker_init, initargs=(os.getpid(), False))\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    sys.stdin.read()\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        worker = int(proc.stdout.readline())
+        fields = _stat(worker)
+        assert fields is not None
+        start = fields[19]
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and alive(worker, start):
+        time.sleep(0.05)
+    still = alive(worker, start)
+    if still:
+        os.kill(worker, signal.SIGKILL)
+    assert not still, "the worker outlived its parent"
