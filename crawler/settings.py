@@ -68,6 +68,14 @@ REPLICA_URL = ""
 PAGE_WORKERS = 2
 # Seconds one page's processing may take in a worker before it is abandoned (a huge page).
 PAGE_TIMEOUT = 60.0
+# Pages bigger than this (bytes, after inline data: images are cut) are not parsed:
+# dropped as "too_large" (memory and time grow with the page; bench/faults.py).
+PAGE_MAX_BYTES = 8 * 1024 * 1024
+# Pages with more start tags than this are not parsed either ("too_large"): real
+# article pages have a few thousand; 40,000 cost 15-30 s of extraction, 100,000 minutes.
+PAGE_MAX_ELEMENTS = 30_000
+# Body text longer than this (characters) is cut at a paragraph end, flagged "text_truncated".
+TEXT_MAX_CHARS = 200_000
 # Garbage-collector thresholds in the crawl process: Scrapy makes many short-lived
 # objects per response, and the default generation-0 threshold (700) spends a large
 # share of its CPU collecting them.

@@ -18,7 +18,12 @@ that ends it once its parent pid changes (every platform), so a crawl killed
 with ``kill -9`` or by the OOM killer leaves no worker behind, and with the
 workers gone multiprocessing's resource tracker sees its pipe close and ends too.
 
-Settings: ``PAGE_WORKERS``, ``PAGE_TIMEOUT``, ``GC_THRESHOLDS``.
+Pages over ``PAGE_MAX_BYTES`` or ``PAGE_MAX_ELEMENTS`` are not parsed and text is cut at
+``TEXT_MAX_CHARS`` (``crawler.page.process_page`` applies both; flags
+``too_large``, ``text_truncated``; ``pipelines.validate`` drops ``too_large``).
+
+Settings: ``PAGE_WORKERS``, ``PAGE_TIMEOUT``, ``PAGE_MAX_BYTES``,
+``PAGE_MAX_ELEMENTS``, ``TEXT_MAX_CHARS``, ``GC_THRESHOLDS``.
 Stats: ``page/processed``, ``page/errors``, ``page/errors/<exception>``,
 ``page/timeouts``, ``page/encoding/<codec>``, ``page/fixes/<fix>``,
 ``page/worker_restarts``.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import multiprocessing
@@ -44,6 +50,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.settings import BaseSettings
 
 from crawler.items import ArticleItem, PageItem
 from crawler.page import process_page
@@ -108,15 +115,59 @@ def worker_init(parent: int, warm_up: bool = True) -> None:
         _warm_up()
 
 
+def start_pool(workers: int, warm_up: bool = True) -> ProcessPoolExecutor:
+    """A pool of ``workers`` page workers that die with this process."""
+    # "spawn": forking a process that runs a Twisted/asyncio loop and threads is unsafe.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=worker_init,
+        initargs=(os.getpid(), warm_up),
+    )
+
+
+def end_pool(pool: ProcessPoolExecutor, kill: bool) -> None:
+    """Shut ``pool`` down without waiting; with ``kill``, end its running calls too."""
+    if kill:
+        # ProcessPoolExecutor cannot cancel a running call (Python 3.14 adds
+        # terminate_workers()); ending its processes is the only way to stop one.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+_LIMITS = {
+    "max_bytes": "PAGE_MAX_BYTES",
+    "max_elements": "PAGE_MAX_ELEMENTS",
+    "max_chars": "TEXT_MAX_CHARS",
+}
+
+
+def page_limits(settings: BaseSettings) -> dict[str, int]:
+    """``process_page``'s limits from the settings (the crawl's and ``extract``'s).
+
+    A setting that is absent (settings built without the project module) leaves
+    ``process_page``'s default, which is the project setting itself.
+    """
+    return {key: settings.getint(name) for key, name in _LIMITS.items() if name in settings}
+
+
 class PagePipeline:
-    def __init__(self, crawler: Crawler, workers: int, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        workers: int,
+        timeout: float,
+        limits: dict[str, int],
+    ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.workers = workers
         self.timeout = timeout
+        self.limits = limits  # process_page's keyword limits
         self.executor: ProcessPoolExecutor | None = None
-        # What the workers run (a module-level function, so it pickles).
-        self.func: Callable[[PageItem], ArticleItem] = process_page
+        # What the workers run (a module-level function, so it pickles), with the limits.
+        self.func: Callable[..., ArticleItem] = process_page
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PagePipeline:
@@ -126,17 +177,15 @@ class PagePipeline:
             # Scrapy allocates many short-lived objects per response; the default
             # generation-0 threshold (700) makes the collector a large share of its CPU.
             gc.set_threshold(*(int(t) for t in thresholds))
-        return cls(crawler, settings.getint("PAGE_WORKERS"), settings.getfloat("PAGE_TIMEOUT"))
+        return cls(
+            crawler,
+            settings.getint("PAGE_WORKERS"),
+            settings.getfloat("PAGE_TIMEOUT"),
+            page_limits(settings),
+        )
 
     def _start_pool(self) -> None:
-        # "spawn": forking a process that runs a Twisted/asyncio loop and threads is unsafe.
-        ctx = multiprocessing.get_context("spawn")
-        self.executor = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=ctx,
-            initializer=worker_init,
-            initargs=(os.getpid(),),
-        )
+        self.executor = start_pool(self.workers)
         # Sub-millisecond switch interval lets the event loop hand results back promptly.
         sys.setswitchinterval(0.0005)
 
@@ -153,20 +202,16 @@ class PagePipeline:
         """Replace ``broken`` by a new pool, once, however many pages saw it break."""
         if self.executor is not broken:
             return
-        if kill:
-            # ProcessPoolExecutor cannot cancel a running call (Python 3.14 adds
-            # terminate_workers()); ending its processes is the only way to stop one.
-            for process in list(getattr(broken, "_processes", {}).values()):
-                process.terminate()
-        broken.shutdown(wait=False, cancel_futures=True)
+        end_pool(broken, kill)
         self._start_pool()
 
     async def _run(self, page: PageItem) -> ArticleItem:
+        func = functools.partial(self.func, **self.limits)
         for attempt in (1, 2):
             executor = self.executor
             if executor is None:
-                return self.func(page)
-            future = executor.submit(self.func, page)
+                return func(page)
+            future = executor.submit(func, page)
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
             except TimeoutError:
