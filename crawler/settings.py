@@ -28,6 +28,8 @@ ROBOTSTXT_OBEY = True  # robots.txt obeyed; see README for the policy on broken 
 ROBOTSTXT_UNAVAILABLE = "defer"
 CONCURRENT_REQUESTS = 16  # across all portals of one process
 CONCURRENT_REQUESTS_PER_DOMAIN = 2  # at most two requests at once to one portal
+# Scrapy's downloader, with the per-portal limit enforced also when DOWNLOAD_DELAY is 0.
+DOWNLOADER = "crawler.downloader.PoliteDownloader"
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one portal (AutoThrottle adapts it)
 DOWNLOAD_DELAY_JITTER = 0.5  # each delay drawn from 0.5x to 1.5x DOWNLOAD_DELAY
 AUTOTHROTTLE_ENABLED = True  # back off when a portal slows down
