@@ -139,3 +139,59 @@ def test_a_worker_whose_parent_is_gone_ends(tmp_path: Path) -> None:
     if still:
         os.kill(worker, signal.SIGKILL)
     assert not still, "the worker outlived its parent"
+
+
+def test_without_the_parent_death_signal_the_watchdog_ends_the_worker(tmp_path: Path) -> None:
+    """Where ``prctl`` is not available (not Linux), the watchdog thread alone does it."""
+    child = (
+        "import os, sys, time\n"
+        "sys.platform = 'darwin'  # as on a platform without PR_SET_PDEATHSIG\n"
+        "from pipelines.page import die_with_parent\n"
+        "die_with_parent(os.getppid())\n"
+        "time.sleep(120)\n"
+    )
+    parent = (
+        "import subprocess, sys\n"
+        f"c = subprocess.Popen([sys.executable, '-c', {child!r}])\n"
+        "print(c.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", parent],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        worker = int(proc.stdout.readline())
+        time.sleep(0.5)  # the child is past its start-up check
+        fields = _stat(worker)
+        assert fields is not None, "the child ended while its parent lived"
+        start = fields[19]
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and alive(worker, start):
+        time.sleep(0.05)
+    still = alive(worker, start)
+    if still:
+        os.kill(worker, signal.SIGKILL)
+    assert not still, "the watchdog did not end the orphaned worker"
+
+
+def test_a_worker_whose_parent_died_before_it_started_ends_at_once() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from pipelines.page import die_with_parent\n"
+         "die_with_parent(1)\nprint('still running')"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "still running" not in done.stdout
