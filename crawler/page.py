@@ -92,9 +92,10 @@ def looks_like_list(lines: list[Line], paragraphs: list[str], has_byline: bool) 
 
 
 def links_only(lines: list[Line], paragraphs: list[str]) -> bool:
-    """The page holds no text outside links, or its body is made of link lines."""
+    """The page's text is links with no article's worth outside them, or its body is made
+    of link lines."""
     linked = sum(ln.link_chars for ln in lines)
-    if linked and sum(len(ln.text) for ln in lines) - linked < MIN_TEXT_CHARS:
+    if linked >= MIN_TEXT_CHARS and sum(len(ln.text) for ln in lines) - linked < MIN_TEXT_CHARS:
         return True
     link_lines = {ln.text for ln in lines if ln.link_chars >= len(ln.text) * 0.8}
     total = sum(len(p) for p in paragraphs)

@@ -6,8 +6,8 @@ A record is dropped (``DropItem(reason)``, stat ``validate/dropped/<reason>``) w
 * ``garbled_text`` — the text is not language (replacement / control characters,
   rare characters in no real proportion: bytes that are not text);
 * ``list_page`` — the page stage flagged a list / index page taken for an article;
-* ``boilerplate_only`` — everything the extractor found was portal boilerplate;
 * ``links_only`` — the page or its body is link text;
+* ``boilerplate_only`` — everything the extractor found was portal boilerplate;
 * ``empty`` — the body has fewer than ``MIN_TEXT_CHARS`` characters.
 
 Kept records are counted in ``validate/kept``.  ``rejection_reason`` is the
@@ -29,7 +29,7 @@ from scrapy.exceptions import DropItem
 from crawler.items import ArticleItem
 
 # Reasons in the order they are checked; each is also a quality flag name.
-REASONS = ("too_large", "garbled_text", "list_page", "boilerplate_only", "links_only", "empty")
+REASONS = ("too_large", "garbled_text", "list_page", "links_only", "boilerplate_only", "empty")
 
 
 def rejection_reason(item: ArticleItem, min_chars: int) -> str | None:

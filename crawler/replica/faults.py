@@ -41,6 +41,12 @@ download handler.  Each one misbehaves in exactly one documented way:
                                        stream; ``&raw=1``: a raw deflate stream)
 ``/redirect/offsite``                  302 to ``http://www.offsite-portal.cn/article.html``,
                                        a host outside the portal
+``/pages/garbage``                     ``<html><body>`` and 4 KiB of random bytes (seeded)
+``/pages/utf16le``                     the article page in UTF-16LE without a BOM,
+                                       ``Content-Type: text/html`` with no charset
+``/pages/links?n=N``                   N links run together (default 20000), no text
+``/pages/huge?mib=M``                  the article page padded to M MiB (default 9, at
+                                       most 64) with a comment
 ``/more.html``                         a list page linking the faults above from
                                        ``/hang-body`` down (and the control article)
 ``/relative/index.html``               a list page whose links are relative
@@ -72,6 +78,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import socket
 import struct
 import threading
@@ -187,6 +194,10 @@ _MORE = [
     "/deflate-bomb",
     "/deflate-bomb?raw=1",
     "/redirect/offsite",
+    "/pages/garbage",
+    "/pages/utf16le",
+    "/pages/links",
+    "/pages/huge",
 ]
 OFFSITE_URL = "http://www.offsite-portal.cn/article.html"
 
@@ -359,6 +370,8 @@ def _answer(handler: ReplicaRequestHandler, host: str, path: str, query_string: 
         body = gzip_bomb(_int(query, "mib", 64, 1, 1024), wbits)
         headers = [("Content-Type", html_type), ("Content-Encoding", "deflate")]
         handler.send_bytes(200, body, headers)
+    elif path.startswith("/pages/"):
+        _hostile_page(handler, path[len("/pages/") :], query)
     elif path == "/redirect/offsite":
         handler.redirect(302, OFFSITE_URL)
     elif path == "/more.html":
@@ -396,6 +409,31 @@ def _answer(handler: ReplicaRequestHandler, host: str, path: str, query_string: 
         handler.send_bytes(200, page, [("Content-Type", html_type)])
     else:
         handler.send_bytes(404, b"no such fault", [("Content-Type", "text/plain")])
+
+
+def _hostile_page(handler: ReplicaRequestHandler, kind: str, query: dict[str, list[str]]) -> None:
+    """Pages that download fine and must not become records (or, UTF-16, must)."""
+    html_type = "text/html; charset=utf-8"
+    if kind == "garbage":
+        body = b"<html><body>" + random.Random(14).randbytes(4096)  # noqa: S311 - test bytes
+        handler.send_bytes(200, body, [("Content-Type", "text/html")])
+    elif kind == "utf16le":
+        body = article_html("utf-16").encode("utf-16-le")
+        handler.send_bytes(200, body, [("Content-Type", "text/html")])
+    elif kind == "links":
+        count = _int(query, "n", 20_000, 1, 500_000)
+        links = "".join(f'<a href="/a/{i}.html">关于第{i}批示范点的通知</a>' for i in range(count))
+        handler.send_bytes(
+            200, f"<html><body>{links}</body></html>".encode(), [("Content-Type", html_type)]
+        )
+    elif kind == "huge":
+        size = _int(query, "mib", 9, 1, 64) * 1024 * 1024
+        page = article_html().encode("utf-8")
+        padding = b"<!-- " + b"x" * max(0, size - len(page)) + b" -->"
+        body = page.replace(b"<body>", b"<body>" + padding, 1)
+        handler.send_bytes(200, body, [("Content-Type", html_type)])
+    else:
+        handler.send_bytes(404, b"no such page", [("Content-Type", "text/plain")])
 
 
 def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
