@@ -197,3 +197,13 @@ def test_the_crawl_settings_set_the_limits_and_the_drop_is_counted() -> None:
     assert "text_truncated" in kept.quality_flags
     assert len(kept.text) == 43 + 1 + 44 + 1 + 39
     assert stats.get_value("validate/kept") == 1
+
+
+@pytest.mark.parametrize("depth", [300, 25_000])
+def test_deep_nesting_gives_a_record_never_an_error(depth: int) -> None:
+    # libxml2 stops nesting at depth 256: past it the article is lost, and the page is
+    # then dropped with a reason, never written with a part of its text.
+    inner = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    item = process_page(page(HEAD + "<div>" * depth + inner + "</div>" * depth + "</body></html>"))
+    assert item.text in ("", process_page(page(ARTICLE)).text)
+    assert (reason(item) is None) == bool(item.text)
