@@ -17,9 +17,21 @@ Quality flags set here (the date flags come from ``pipelines.metadata``):
   made of those links (an index page taken for an article);
 * ``boilerplate_only`` — under ``MIN_TEXT_CHARS`` left after the boilerplate rules
   removed more than twice as much;
-* ``short_body`` — under ``SHORT_TEXT_CHARS`` characters (kept).
+* ``short_body`` — under ``SHORT_TEXT_CHARS`` characters (kept);
+* ``too_large`` — the page's bytes pass ``PAGE_MAX_BYTES`` (after inline ``data:``
+  payloads, base64 images pasted into the editor, are cut) or its tags pass
+  ``PAGE_MAX_ELEMENTS``: not parsed at all, so memory and time per page stay
+  bounded (both grow with the elements, see ``bench/faults.py``); the record is empty;
+* ``links_only`` — the page or its body is link text (an index of links, a link
+  farm): no article;
+* ``garbled_text`` — the text is mostly replacement or control characters, or its
+  Chinese characters are rare ones in a proportion no language has (bytes that are
+  not text, or decoded with the wrong codec; see ``charset.looks_garbled``);
+* ``text_truncated`` — the text was cut at ``TEXT_MAX_CHARS`` characters, at a
+  paragraph end (kept).
 
-``pipelines.validate`` drops ``list_page``, ``boilerplate_only`` and empty records.
+``pipelines.validate`` drops ``list_page``, ``boilerplate_only``, ``too_large``,
+``links_only``, ``garbled_text`` and empty records.
 """
 
 from __future__ import annotations
@@ -29,8 +41,14 @@ from pathlib import Path
 
 from crawler.ids import content_hash, record_id
 from crawler.items import ArticleItem, PageItem
-from crawler.settings import MIN_TEXT_CHARS, SHORT_TEXT_CHARS
-from pipelines.charset import decode_html
+from crawler.settings import (
+    MIN_TEXT_CHARS,
+    PAGE_MAX_BYTES,
+    PAGE_MAX_ELEMENTS,
+    SHORT_TEXT_CHARS,
+    TEXT_MAX_CHARS,
+)
+from pipelines.charset import decode_html, looks_garbled, strip_inline_data
 from pipelines.dom import Line, linearize, parse_html
 from pipelines.extract import body_start, extract_body, paywall_after_body
 from pipelines.metadata import extract_metadata, meta_tags
@@ -75,10 +93,75 @@ def looks_like_list(lines: list[Line], paragraphs: list[str], has_byline: bool) 
     return linked >= len(paragraphs) * 0.5 or (len(paragraphs) >= 8 and mean < 30)
 
 
-def process_page(page: PageItem) -> ArticleItem:
-    """Decode, repair, extract and describe one fetched page."""
+def links_only(lines: list[Line], paragraphs: list[str]) -> bool:
+    """The page's text is links with no article's worth outside them, or its body is made
+    of link lines."""
+    linked = sum(ln.link_chars for ln in lines)
+    if linked >= MIN_TEXT_CHARS and sum(len(ln.text) for ln in lines) - linked < MIN_TEXT_CHARS:
+        return True
+    link_lines = {ln.text for ln in lines if ln.link_chars >= len(ln.text) * 0.8}
+    total = sum(len(p) for p in paragraphs)
+    return total > 0 and sum(len(p) for p in paragraphs if p in link_lines) >= total * 0.8
+
+
+def cap_text(text: str, max_chars: int) -> tuple[str, bool]:
+    """``text`` cut to ``max_chars`` characters at a paragraph end (inside the first, if
+    it alone is longer); whether it was cut."""
+    if len(text) <= max_chars:
+        return text, False
+    end = text.rfind("\n", 0, max_chars + 1)
+    return text[: end if end > 0 else max_chars], True
+
+
+def _unread(page: PageItem, flag: str, fixes: list[str]) -> ArticleItem:
+    """The record of a page that is not parsed: empty, with the reason as its flag."""
+    return ArticleItem(
+        id=record_id(page.url),
+        url=page.url,
+        site=page.site,
+        site_name=page.site_name,
+        title=None,
+        original_title=None,
+        published_at=None,
+        source=None,
+        authors=[],
+        editors=[],
+        responsible_editors=[],
+        text="",
+        content_hash=content_hash(""),
+        fetched_at=page.fetched_at,
+        encoding=None,
+        original_script="simplified",
+        quality_flags=[flag],
+        fixes=fixes,
+    )
+
+
+def count_elements(body: bytes) -> int:
+    """Start tags (and comments) in ``body``: every ``<`` not followed by ``/``."""
+    return body.count(b"<") - body.count(b"</")
+
+
+def process_page(
+    page: PageItem,
+    *,
+    max_bytes: int = PAGE_MAX_BYTES,
+    max_elements: int = PAGE_MAX_ELEMENTS,
+    max_chars: int = TEXT_MAX_CHARS,
+) -> ArticleItem:
+    """Decode, repair, extract and describe one fetched page.
+
+    The limits are the ``PAGE_MAX_BYTES``, ``PAGE_MAX_ELEMENTS`` and ``TEXT_MAX_CHARS``
+    settings: a bigger page is not parsed (flag ``too_large``), a longer text is cut.
+    """
     fixes: list[str] = []
-    decoded = decode_html(page.body, page.content_type, page.charset)
+    raw = page.body
+    if len(raw) > max_bytes:
+        raw, found = strip_inline_data(raw)
+        fixes += found
+    if len(raw) > max_bytes or count_elements(raw) > max_elements:
+        return _unread(page, "too_large", fixes)
+    decoded = decode_html(raw, page.content_type, page.charset)
     fixes += decoded.fixes
     html, found = repair_mojibake(decoded.text)
     fixes += found
@@ -107,9 +190,15 @@ def process_page(page: PageItem) -> ArticleItem:
         title=title,
         meta=meta,
     )
-    text = normalize_paragraphs(body.paragraphs)
+    text, truncated = cap_text(normalize_paragraphs(body.paragraphs), max_chars)
 
     flags = list(md.flags)
+    if truncated:
+        flags.append("text_truncated")
+    if links_only(lines, body.paragraphs):
+        flags.append("links_only")
+    if looks_garbled(text):
+        flags.append("garbled_text")
     if has_placeholders(text):
         flags.append("template_placeholders")
     if body.truncated or paywall_after_body(lines, body.paragraphs):

@@ -28,6 +28,8 @@ ROBOTSTXT_OBEY = True  # robots.txt obeyed; see README for the policy on broken 
 ROBOTSTXT_UNAVAILABLE = "defer"
 CONCURRENT_REQUESTS = 16  # across all portals of one process
 CONCURRENT_REQUESTS_PER_DOMAIN = 2  # at most two requests at once to one portal
+# Scrapy's downloader, with the per-portal limit enforced also when DOWNLOAD_DELAY is 0.
+DOWNLOADER = "crawler.downloader.PoliteDownloader"
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one portal (AutoThrottle adapts it)
 DOWNLOAD_DELAY_JITTER = 0.5  # each delay drawn from 0.5x to 1.5x DOWNLOAD_DELAY
 AUTOTHROTTLE_ENABLED = True  # back off when a portal slows down
@@ -68,6 +70,14 @@ REPLICA_URL = ""
 PAGE_WORKERS = 2
 # Seconds one page's processing may take in a worker before it is abandoned (a huge page).
 PAGE_TIMEOUT = 60.0
+# Pages bigger than this (bytes, after inline data: images are cut) are not parsed:
+# dropped as "too_large" (memory and time grow with the page; bench/faults.py).
+PAGE_MAX_BYTES = 8 * 1024 * 1024
+# Pages with more start tags than this are not parsed either ("too_large"): real
+# article pages have a few thousand; 40,000 cost 15-30 s of extraction, 100,000 minutes.
+PAGE_MAX_ELEMENTS = 30_000
+# Body text longer than this (characters) is cut at a paragraph end, flagged "text_truncated".
+TEXT_MAX_CHARS = 200_000
 # Garbage-collector thresholds in the crawl process: Scrapy makes many short-lived
 # objects per response, and the default generation-0 threshold (700) spends a large
 # share of its CPU collecting them.

@@ -17,6 +17,12 @@ UTF-8, a header that contradicts the ``<meta>``, or nothing at all.  The rules:
 6. Undecodable bytes become one U+FFFD per invalid sequence, never swallowing the
    ASCII markup after it (fix ``lost_bytes``).
 
+UTF-16 without a BOM is recognised before any of 3-5 (HTML in a byte-oriented
+codec has no NUL bytes; UTF-16 markup has one in every other byte): fix
+``charset:utf-16-le-without-bom`` / ``-be-``.  ``looks_garbled`` judges decoded text
+afterwards: replacement and control characters, or rare characters in a proportion
+no real text has, mean bytes that are not text (flag ``garbled_text``).
+
 The GB family (``gb2312``, ``gbk``, ``x-gbk``, ``cp936``, ``gb_2312-80``, ``euc-cn``)
 is always decoded as GB18030, its superset (Python's ``gb2312`` codec fails on
 common GBK characters), and Big5 as Big5-HKSCS.  Label parsing is w3lib's; the
@@ -37,9 +43,9 @@ from w3lib.encoding import (
     resolve_encoding,
 )
 
-from pipelines.mojibake import plausibility
+from pipelines.mojibake import _RARE_CJK_COST, char_cost, plausibility
 
-__all__ = ["Decoded", "canonical_encoding", "decode_html"]
+__all__ = ["Decoded", "canonical_encoding", "decode_html", "looks_garbled", "strip_inline_data"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,29 @@ def _strict(body: bytes, codec: str) -> str | None:
         return None
 
 
+# UTF-16 sniffing: markup characters of the first bytes as UTF-16 code units, at least
+# this many and this many times more in one byte order than in the other (HTML in a
+# byte-oriented codec has no NUL bytes, so neither order finds any).
+_UTF16_SAMPLE = 4096
+_UTF16_MARKUP = frozenset(b'<>/="')
+_UTF16_MIN = 4
+_UTF16_RATIO = 4
+
+
+def utf16_without_bom(body: bytes) -> str | None:
+    """``utf-16-le`` / ``utf-16-be`` when the bytes are UTF-16 text without a BOM."""
+    sample = body[:_UTF16_SAMPLE]
+    if b"\x00" not in sample:
+        return None
+    pairs = list(zip(sample[0::2], sample[1::2], strict=False))
+    le = sum(1 for lo, hi in pairs if hi == 0 and lo in _UTF16_MARKUP)
+    be = sum(1 for hi, lo in pairs if hi == 0 and lo in _UTF16_MARKUP)
+    for found, other, codec in ((le, be, "utf-16-le"), (be, le, "utf-16-be")):
+        if found >= _UTF16_MIN and found >= other * _UTF16_RATIO:
+            return codec
+    return None
+
+
 def decode_html(
     body: bytes, content_type: str | None = None, override: str | None = None
 ) -> Decoded:
@@ -176,6 +205,11 @@ def decode_html(
         if "\ufffd" in text:
             fixes.append("lost_bytes")
         return Decoded(text, used, bom_codec, fixes)
+
+    utf16 = utf16_without_bom(body)
+    if utf16 is not None:
+        usable = body[: len(body) - len(body) % 2]
+        return _finish(usable, utf16, declared_label, [f"charset:{utf16}-without-bom"])
 
     if body.isascii():
         codec = header or meta or "utf-8"
@@ -253,3 +287,41 @@ def _finish(body: bytes, codec: str, declared: str | None, fixes: list[str]) -> 
     if "\ufffd" in text:
         fixes = [*fixes, "lost_bytes"]
     return Decoded(text, codec, declared, fixes)
+
+
+# Inline data: URIs of a kilobyte or more (base64 images pasted into a CMS editor);
+# the payload is cut, the URI scheme kept, so the markup around it is unchanged.
+_INLINE_DATA = re.compile(rb"(data:[\w.+/-]*(?:;[\w=.+-]*)*,)[A-Za-z0-9+/=%\s]{1024,}")
+
+
+def strip_inline_data(body: bytes) -> tuple[bytes, list[str]]:
+    """``body`` without the payloads of big inline ``data:`` URIs (fix ``inline_data_removed``)."""
+    stripped, count = _INLINE_DATA.subn(rb"\1", body)
+    return (stripped, ["inline_data_removed"]) if count else (body, [])
+
+
+# Replacement characters, controls (tab and newline aside), private use, lone surrogates.
+_NOT_TEXT = re.compile("[\ufffd\x00-\x08\x0b-\x1f\x7f-\x9f\ue000-\uf8ff\ud800-\udfff]")
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+# Share of not-text characters from which a text is garbage (lost bytes in a real page: < 1 %).
+_MAX_NOT_TEXT = 0.05
+# Chinese characters judged (a sample), the fewest needed to judge, and the share of
+# common ones below which they are not language: real pages, classical names and all,
+# stay above 0.8; random bytes read as GB18030 or Big5 give 0.1-0.3.
+_CJK_SAMPLE = 2000
+_CJK_MIN = 20
+_MIN_COMMON_CJK = 0.5
+
+
+def looks_garbled(text: str) -> bool:
+    """Decoded text that is not language: mostly replacement or control characters, or
+    Chinese characters that are nearly all rare (bytes that are not text)."""
+    if not text:
+        return False
+    if len(_NOT_TEXT.findall(text)) > len(text) * _MAX_NOT_TEXT:
+        return True
+    cjk = _CJK.findall(text, 0, _CJK_SAMPLE * 4)[:_CJK_SAMPLE]
+    if len(cjk) < _CJK_MIN:
+        return False
+    common = sum(1 for ch in cjk if char_cost(ch) < _RARE_CJK_COST)
+    return common < len(cjk) * _MIN_COMMON_CJK

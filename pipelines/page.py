@@ -12,7 +12,18 @@ again, the page dropped and counted (``page/timeouts``); pages that were in
 the killed pool are sent to the new one.  A worker that dies (killed, out of
 memory) is handled the same way (``page/worker_restarts``).
 
-Settings: ``PAGE_WORKERS``, ``PAGE_TIMEOUT``, ``GC_THRESHOLDS``.
+Workers die with the crawl: each one asks the kernel for SIGKILL when its
+parent dies (``prctl(PR_SET_PDEATHSIG)`` on Linux) and runs a watchdog thread
+that ends it once its parent pid changes (every platform), so a crawl killed
+with ``kill -9`` or by the OOM killer leaves no worker behind, and with the
+workers gone multiprocessing's resource tracker sees its pipe close and ends too.
+
+Pages over ``PAGE_MAX_BYTES`` or ``PAGE_MAX_ELEMENTS`` are not parsed and text is cut at
+``TEXT_MAX_CHARS`` (``crawler.page.process_page`` applies both; flags
+``too_large``, ``text_truncated``; ``pipelines.validate`` drops ``too_large``).
+
+Settings: ``PAGE_WORKERS``, ``PAGE_TIMEOUT``, ``PAGE_MAX_BYTES``,
+``PAGE_MAX_ELEMENTS``, ``TEXT_MAX_CHARS``, ``GC_THRESHOLDS``.
 Stats: ``page/processed``, ``page/errors``, ``page/errors/<exception>``,
 ``page/timeouts``, ``page/encoding/<codec>``, ``page/fixes/<fix>``,
 ``page/worker_restarts``.
@@ -22,10 +33,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import gc
 import logging
 import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +50,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.settings import BaseSettings
 
 from crawler.items import ArticleItem, PageItem
 from crawler.page import process_page
@@ -61,15 +79,95 @@ def _warm_up() -> None:
         process_page(page)
 
 
+# linux/prctl.h: deliver a signal to this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+# How often the watchdog thread compares the parent pid (seconds).
+_WATCH_INTERVAL = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process once ``parent`` is no longer its parent (runs as long as the worker)."""
+    while os.getppid() == parent:
+        time.sleep(_WATCH_INTERVAL)
+    os._exit(1)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process end when ``parent`` (the process that started it) dies.
+
+    ``PR_SET_PDEATHSIG`` is immediate but Linux-only and tied to the parent's
+    thread that spawned the process (the pool spawns from the thread that
+    submits, the crawl's main thread); the watchdog thread covers the rest.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def worker_init(parent: int, warm_up: bool = True) -> None:
+    """Initializer of every page worker: tie its life to the parent's, then warm up."""
+    die_with_parent(parent)
+    if warm_up:
+        _warm_up()
+
+
+def start_pool(workers: int, warm_up: bool = True) -> ProcessPoolExecutor:
+    """A pool of ``workers`` page workers that die with this process."""
+    # "spawn": forking a process that runs a Twisted/asyncio loop and threads is unsafe.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=worker_init,
+        initargs=(os.getpid(), warm_up),
+    )
+
+
+def end_pool(pool: ProcessPoolExecutor, kill: bool) -> None:
+    """Shut ``pool`` down without waiting; with ``kill``, end its running calls too."""
+    if kill:
+        # ProcessPoolExecutor cannot cancel a running call (Python 3.14 adds
+        # terminate_workers()); ending its processes is the only way to stop one.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+_LIMITS = {
+    "max_bytes": "PAGE_MAX_BYTES",
+    "max_elements": "PAGE_MAX_ELEMENTS",
+    "max_chars": "TEXT_MAX_CHARS",
+}
+
+
+def page_limits(settings: BaseSettings) -> dict[str, int]:
+    """``process_page``'s limits from the settings (the crawl's and ``extract``'s).
+
+    A setting that is absent (settings built without the project module) leaves
+    ``process_page``'s default, which is the project setting itself.
+    """
+    return {key: settings.getint(name) for key, name in _LIMITS.items() if name in settings}
+
+
 class PagePipeline:
-    def __init__(self, crawler: Crawler, workers: int, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        workers: int,
+        timeout: float,
+        limits: dict[str, int],
+    ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.workers = workers
         self.timeout = timeout
+        self.limits = limits  # process_page's keyword limits
         self.executor: ProcessPoolExecutor | None = None
-        # What the workers run (a module-level function, so it pickles).
-        self.func: Callable[[PageItem], ArticleItem] = process_page
+        # What the workers run (a module-level function, so it pickles), with the limits.
+        self.func: Callable[..., ArticleItem] = process_page
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PagePipeline:
@@ -79,14 +177,15 @@ class PagePipeline:
             # Scrapy allocates many short-lived objects per response; the default
             # generation-0 threshold (700) makes the collector a large share of its CPU.
             gc.set_threshold(*(int(t) for t in thresholds))
-        return cls(crawler, settings.getint("PAGE_WORKERS"), settings.getfloat("PAGE_TIMEOUT"))
+        return cls(
+            crawler,
+            settings.getint("PAGE_WORKERS"),
+            settings.getfloat("PAGE_TIMEOUT"),
+            page_limits(settings),
+        )
 
     def _start_pool(self) -> None:
-        # "spawn": forking a process that runs a Twisted/asyncio loop and threads is unsafe.
-        ctx = multiprocessing.get_context("spawn")
-        self.executor = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_warm_up
-        )
+        self.executor = start_pool(self.workers)
         # Sub-millisecond switch interval lets the event loop hand results back promptly.
         sys.setswitchinterval(0.0005)
 
@@ -103,20 +202,16 @@ class PagePipeline:
         """Replace ``broken`` by a new pool, once, however many pages saw it break."""
         if self.executor is not broken:
             return
-        if kill:
-            # ProcessPoolExecutor cannot cancel a running call (Python 3.14 adds
-            # terminate_workers()); ending its processes is the only way to stop one.
-            for process in list(getattr(broken, "_processes", {}).values()):
-                process.terminate()
-        broken.shutdown(wait=False, cancel_futures=True)
+        end_pool(broken, kill)
         self._start_pool()
 
     async def _run(self, page: PageItem) -> ArticleItem:
+        func = functools.partial(self.func, **self.limits)
         for attempt in (1, 2):
             executor = self.executor
             if executor is None:
-                return self.func(page)
-            future = executor.submit(self.func, page)
+                return func(page)
+            future = executor.submit(func, page)
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
             except TimeoutError:

@@ -2,7 +2,11 @@
 
 A record is dropped (``DropItem(reason)``, stat ``validate/dropped/<reason>``) when
 
+* ``too_large`` — the page passed ``PAGE_MAX_BYTES`` and was not parsed;
+* ``garbled_text`` — the text is not language (replacement / control characters,
+  rare characters in no real proportion: bytes that are not text);
 * ``list_page`` — the page stage flagged a list / index page taken for an article;
+* ``links_only`` — the page or its body is link text;
 * ``boilerplate_only`` — everything the extractor found was portal boilerplate;
 * ``empty`` — the body has fewer than ``MIN_TEXT_CHARS`` characters.
 
@@ -25,16 +29,15 @@ from scrapy.exceptions import DropItem
 from crawler.items import ArticleItem
 
 # Reasons in the order they are checked; each is also a quality flag name.
-REASONS = ("list_page", "boilerplate_only", "empty")
+REASONS = ("too_large", "garbled_text", "list_page", "links_only", "boilerplate_only", "empty")
 
 
 def rejection_reason(item: ArticleItem, min_chars: int) -> str | None:
     """Why ``item`` is not an article worth keeping, or None when it is."""
     flags = set(item.quality_flags)
-    if "list_page" in flags:
-        return "list_page"
-    if "boilerplate_only" in flags:
-        return "boilerplate_only"
+    for reason in REASONS[:-1]:
+        if reason in flags:
+            return reason
     if len(item.text or "") < min_chars:
         return "empty"
     return None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
 from crawler.__main__ import main
+from crawler.settings import DOWNLOAD_MAXSIZE, PAGE_MAX_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -121,3 +124,93 @@ def test_site_option_uses_the_portal_definition(capsys: pytest.CaptureFixture[st
     assert status == 0
     assert (records[0]["site"], records[0]["site_name"]) == ("scfzw", "四川法制网")
     assert records[0]["text"].endswith("夏华勇、张洪波、董中平、钱文军等县领导参加会议。")
+
+
+def test_archived_pages_gzip_and_byte_order_marks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    html = SEED1.read_bytes().decode("utf-8")
+    files = {
+        "page.html.gz": gzip.compress(html.encode("utf-8")),
+        "utf8-bom.html": html.encode("utf-8-sig"),
+        "utf16-bom.html": html.encode("utf-16"),
+        "utf16le.html": html.encode("utf-16-le"),
+        "utf16be.html": html.encode("utf-16-be"),
+        "utf16-bom.html.gz": gzip.compress(html.encode("utf-16")),
+        "gzip-without-suffix.html": gzip.compress(html.encode("utf-8")),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    status, records, _ = run(capsys, str(SEED1), *(str(tmp_path / n) for n in files))
+    assert status == 0, records
+    control, *others = records
+    assert control["title"] == "我州召开平安大理建设暨市域社会治理现代化试点工作推进会"
+    for name, record in zip(files, others, strict=True):
+        same = {k: record[k] for k in ("title", "text", "published_at", "authors", "source")}
+        assert same == {k: control[k] for k in same}, name
+    by_name = dict(zip(files, others, strict=True))
+    assert by_name["utf16be.html"]["encoding"] == "utf-16-be"
+    assert "charset:utf-16-le-without-bom" in by_name["utf16le.html"]["fixes"]
+
+
+def test_gzip_is_inflated_no_further_than_download_maxsize(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bomb = tmp_path / "bomb.html.gz"
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [compressor.compress(b"<html><body>")]
+    block = b" " * (1024 * 1024)
+    parts += [compressor.compress(block) for _ in range(DOWNLOAD_MAXSIZE // len(block) + 1)]
+    bomb.write_bytes(b"".join(parts) + compressor.flush())
+    assert bomb.stat().st_size < 100_000  # over 32 MiB once inflated
+    broken = tmp_path / "broken.html.gz"
+    broken.write_bytes(gzip.compress(SEED1.read_bytes())[:200])
+    status, records, _ = run(capsys, str(bomb), str(broken), str(SEED1))
+    assert status == 1
+    assert "over DOWNLOAD_MAXSIZE" in records[0]["error"]
+    assert "broken gzip data" in records[1]["error"]
+    assert records[2]["title"]
+
+
+def test_the_crawl_limits_apply(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    huge = tmp_path / "huge.html"
+    html = SEED1.read_bytes()
+    huge.write_bytes(html.replace(b"<body", b"<!--" + b"x" * PAGE_MAX_BYTES + b"--><body", 1))
+    links = tmp_path / "links.html"
+    anchors = "".join(f'<a href="/a/{i}.html">第{i}条链接标题文字</a>' for i in range(5000))
+    links.write_text(f"<html><body>{anchors}</body></html>", "utf-8")
+    status, records, _ = run(capsys, str(huge), str(links))
+    assert status == 0  # printed with the reason, like every page the crawl drops
+    assert records[0]["quality_flags"] == ["too_large"]
+    assert records[0]["text"] == ""
+    assert "links_only" in records[1]["quality_flags"]
+
+
+def test_a_page_over_the_time_limit_is_abandoned_and_the_next_one_processed() -> None:
+    from pageworkers import slow_on_request
+
+    from crawler.commands.extract import PageRunner
+    from crawler.items import PageItem
+
+    def page(path: str) -> PageItem:
+        return PageItem(
+            url=f"http://www.example.gov.cn{path}/t20200623_1.html",
+            body=SEED1.read_bytes(),
+            site="file",
+            site_name="",
+            fetched_at="2020-06-24T08:00:00+08:00",
+        )
+
+    runner = PageRunner(2.0, {}, func=slow_on_request)
+    try:
+        first = runner.run(page("/first"))
+        assert runner.pool is not None
+        worker = next(iter(runner.pool._processes.values()))
+        with pytest.raises(TimeoutError, match="more than 2 s"):
+            runner.run(page("/hang"))
+        after = runner.run(page("/ok"))
+    finally:
+        runner.close()
+    assert after.title == first.title == "我州召开平安大理建设暨市域社会治理现代化试点工作推进会"
+    worker.join(timeout=10)
+    assert not worker.is_alive()  # the hung worker was ended, not left running

@@ -42,6 +42,10 @@ def article(text: str = "正文。" * 60, flags: list[str] | None = None) -> Art
         (article(text="", flags=["boilerplate_only"]), "boilerplate_only"),
         (article(text="", flags=["list_page", "boilerplate_only"]), "list_page"),
         (article(flags=["short_body", "no_date"]), None),
+        (article(text="", flags=["too_large"]), "too_large"),
+        (article(flags=["garbled_text", "list_page"]), "garbled_text"),
+        (article(flags=["links_only"]), "links_only"),
+        (article(flags=["text_truncated"]), None),
     ],
 )
 def test_rejection_reason(item: ArticleItem, reason: str | None) -> None:

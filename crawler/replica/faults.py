@@ -36,6 +36,31 @@ download handler.  Each one misbehaves in exactly one documented way:
                                        M MiB (default 64, at most 1024) when inflated
 ``/gzip-no-encoding``                  a gzip-compressed HTML page sent as text/html with
                                        no ``Content-Encoding``
+``/br-bomb?mib=M``                     the same bomb with ``Content-Encoding: br`` (brotli)
+``/deflate-bomb?mib=M``                the same with ``Content-Encoding: deflate`` (zlib
+                                       stream; ``&raw=1``: a raw deflate stream)
+``/redirect/offsite``                  302 to ``http://www.offsite-portal.cn/article.html``,
+                                       a host outside the portal
+``/pages/garbage``                     ``<html><body>`` and 4 KiB of random bytes (seeded)
+``/pages/utf16le``                     the article page in UTF-16LE without a BOM,
+                                       ``Content-Type: text/html`` with no charset
+``/pages/links?n=N``                   N links run together (default 20000), no text
+``/pages/huge?mib=M``                  the article page padded to M MiB (default 9, at
+                                       most 64) with a comment
+``/more.html``                         a list page linking the faults above from
+                                       ``/hang-body`` down (and the control article)
+``/relative/index.html``               a list page whose links are relative
+                                       (``article.html``): usable through the replica's
+                                       own address, ``http://127.0.0.1:N/faults.test/…``
+``/polite/index.html?n=N&ms=T``        a list page of N articles ``/polite/<i>.html?ms=T``,
+                                       each answered after T milliseconds (at most 10000)
+``/calendar/<n>.html``                 an endless calendar: list page n links article
+                                       ``/calendar/article/<n>.html`` and, as its next page
+                                       (``a.next``, 下一页), list page n+1
+``/_log``                              JSON: every request this host answered, in order:
+                                       ``path``, ``start`` and ``end`` (server monotonic
+                                       seconds), ``user_agent`` (politeness is measured
+                                       from it)
 ``/robots/<variant>.txt``              the robots.txt variants below, fetched directly
 =====================================  ====================================================
 
@@ -52,9 +77,12 @@ also serves ``/index.html`` and ``/article.html`` as above:
 from __future__ import annotations
 
 import gzip
+import json
+import random
 import socket
 import struct
 import threading
+import time
 import zlib
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -98,42 +126,80 @@ def article_html(charset: str = "utf-8", title: str = "某县召开平安建设�
     )
 
 
-def _index_html() -> str:
-    links = [
-        "/article.html",
-        "/status/500",
-        "/status/503",
-        "/status/429",
-        "/delay?seconds=1",
-        "/drop",
-        "/short-length",
-        "/broken-chunked",
-        "/charset/gbk-as-utf8",
-        "/charset/utf8-as-gb2312",
-        "/redirect-loop",
-        "/redirect/file",
-        "/redirect/ftp",
-        "/gzip-bomb",
-        "/gzip-no-encoding",
-    ]
-    items = "\n".join(f'<li><a href="{u}">{u}</a></li>' for u in links)
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>故障测试</title></head>\n'
-        f"<body><ul>\n{items}\n</ul></body></html>\n"
-    )
+# The fault endpoints /index.html lists.
+_INDEX = [
+    "/article.html",
+    "/status/500",
+    "/status/503",
+    "/status/429",
+    "/delay?seconds=1",
+    "/drop",
+    "/short-length",
+    "/broken-chunked",
+    "/charset/gbk-as-utf8",
+    "/charset/utf8-as-gb2312",
+    "/redirect-loop",
+    "/redirect/file",
+    "/redirect/ftp",
+    "/gzip-bomb",
+    "/gzip-no-encoding",
+]
+
+
+def _bomb_chunks(mib: int) -> list[bytes]:
+    filler = b" " * (1024 * 1024)
+    return [b"<html><body>" + filler[12:]] + [filler] * (mib - 1)
 
 
 @lru_cache(maxsize=4)
-def gzip_bomb(mib: int) -> bytes:
-    """Gzip of ``mib`` MiB of HTML filler (about 1 KiB compressed per MiB)."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    chunk = b"<html><body>" + b" " * (1024 * 1024 - 12)
-    parts = [compressor.compress(chunk)]
-    filler = b" " * (1024 * 1024)
-    for _ in range(mib - 1):
-        parts.append(compressor.compress(filler))
+def gzip_bomb(mib: int, wbits: int = 31) -> bytes:
+    """Gzip of ``mib`` MiB of HTML filler (about 1 KiB compressed per MiB).
+
+    ``wbits`` 15 gives a zlib stream, -15 a raw deflate stream (``Content-Encoding: deflate``
+    is either, in practice).
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    parts = [compressor.compress(chunk) for chunk in _bomb_chunks(mib)]
     parts.append(compressor.flush())
     return b"".join(parts)
+
+
+@lru_cache(maxsize=4)
+def brotli_bomb(mib: int) -> bytes:
+    """Brotli of ``mib`` MiB of HTML filler (a few hundred bytes per MiB)."""
+    import brotli  # a Scrapy dependency (it decodes ``br`` with it)
+
+    compressor = brotli.Compressor(quality=1)
+    parts = [compressor.process(chunk) for chunk in _bomb_chunks(mib)]
+    parts.append(compressor.finish())
+    return b"".join(parts)
+
+
+def _list_page(title: str, links: list[str], next_url: str | None = None) -> bytes:
+    items = "\n".join(f'<li><a href="{u}">{u}</a></li>' for u in links)
+    pager = ""
+    if next_url:
+        pager = f'<div class="pager"><a class="next" href="{next_url}">下一页</a></div>'
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
+        f"<body><ul>\n{items}\n</ul>{pager}</body></html>\n"
+    ).encode()
+
+
+# Fault endpoints listed by /more.html (the ones /index.html predates).
+_MORE = [
+    "/article.html",
+    "/hang-body?seconds=20",
+    "/br-bomb",
+    "/deflate-bomb",
+    "/deflate-bomb?raw=1",
+    "/redirect/offsite",
+    "/pages/garbage",
+    "/pages/utf16le",
+    "/pages/links",
+    "/pages/huge",
+]
+OFFSITE_URL = "http://www.offsite-portal.cn/article.html"
 
 
 def _int(query: dict[str, list[str]], name: str, default: int, low: int, high: int) -> int:
@@ -144,21 +210,56 @@ def _int(query: dict[str, list[str]], name: str, default: int, low: int, high: i
     return max(low, min(high, value))
 
 
+# Requests kept in the access log of /_log (the oldest are dropped past it).
+_LOG_MAX = 10_000
+
+
 class FaultState:
-    """Per-server counters of the ``/flaky/<key>`` endpoint."""
+    """Per-server state: counters of ``/flaky/<key>`` and the access log of ``/_log``."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        self.log: list[dict[str, object]] = []
 
     def hit(self, key: str) -> int:
         with self.lock:
             self.counts[key] = self.counts.get(key, 0) + 1
             return self.counts[key]
 
+    def record(self, entry: dict[str, object]) -> None:
+        with self.lock:
+            self.log.append(entry)
+            del self.log[:-_LOG_MAX]
+
+    def entries(self) -> list[dict[str, object]]:
+        with self.lock:
+            return list(self.log)
+
 
 def handle(handler: ReplicaRequestHandler, host: str, path: str, query_string: str) -> None:
-    """Answer one request for ``faults.test`` or one of its robots sub-hosts."""
+    """Answer one request for ``faults.test`` or one of its robots sub-hosts (logged)."""
+    state = handler.server.faults
+    if host == FAULTS_HOST and path == "/_log":
+        body = json.dumps(state.entries()).encode("utf-8")
+        handler.send_bytes(200, body, [("Content-Type", "application/json")])
+        return
+    start = time.monotonic()
+    try:
+        _answer(handler, host, path, query_string)
+    finally:
+        state.record(
+            {
+                "path": path + (f"?{query_string}" if query_string else ""),
+                "host": host,
+                "start": start,
+                "end": time.monotonic(),
+                "user_agent": handler.headers.get("User-Agent", ""),
+            }
+        )
+
+
+def _answer(handler: ReplicaRequestHandler, host: str, path: str, query_string: str) -> None:
     query = parse_qs(query_string)
     html_type = "text/html; charset=utf-8"
     article = article_html().encode("utf-8")
@@ -173,14 +274,14 @@ def handle(handler: ReplicaRequestHandler, host: str, path: str, query_string: s
             handler.send_bytes(status, body, [("Content-Type", "text/plain")])
             return
         if path in ("/article.html", "/index.html", "/"):
-            page = article if path == "/article.html" else _index_html().encode("utf-8")
+            page = article if path == "/article.html" else _list_page("故障测试", _INDEX)
             handler.send_bytes(200, page, [("Content-Type", html_type)])
             return
         handler.send_bytes(404, b"not found", [("Content-Type", "text/plain")])
         return
 
     if path in ("/", "/index.html"):
-        handler.send_bytes(200, _index_html().encode("utf-8"), [("Content-Type", html_type)])
+        handler.send_bytes(200, _list_page("故障测试", _INDEX), [("Content-Type", html_type)])
     elif path == "/article.html":
         handler.send_bytes(200, article, [("Content-Type", html_type)])
     elif path == "/robots.txt":
@@ -261,8 +362,78 @@ def handle(handler: ReplicaRequestHandler, host: str, path: str, query_string: s
     elif path == "/gzip-no-encoding":
         body = gzip.compress(article, mtime=0)
         handler.send_bytes(200, body, [("Content-Type", html_type)])
+    elif path == "/br-bomb":
+        body = brotli_bomb(_int(query, "mib", 64, 1, 1024))
+        handler.send_bytes(200, body, [("Content-Type", html_type), ("Content-Encoding", "br")])
+    elif path == "/deflate-bomb":
+        wbits = -15 if query.get("raw", [""])[0] == "1" else 15
+        body = gzip_bomb(_int(query, "mib", 64, 1, 1024), wbits)
+        headers = [("Content-Type", html_type), ("Content-Encoding", "deflate")]
+        handler.send_bytes(200, body, headers)
+    elif path.startswith("/pages/"):
+        _hostile_page(handler, path[len("/pages/") :], query)
+    elif path == "/redirect/offsite":
+        handler.redirect(302, OFFSITE_URL)
+    elif path == "/more.html":
+        handler.send_bytes(200, _list_page("更多故障", _MORE), [("Content-Type", html_type)])
+    elif path == "/relative/index.html":
+        page = _list_page("相对链接", ["article.html", "other.html"])
+        handler.send_bytes(200, page, [("Content-Type", html_type)])
+    elif path in ("/relative/article.html", "/relative/other.html"):
+        title = "相对链接文章" if path.endswith("article.html") else "相对链接另一篇文章"
+        body = article_html(title=title).encode("utf-8")
+        handler.send_bytes(200, body, [("Content-Type", html_type)])
+    elif path == "/polite/index.html":
+        n, ms = _int(query, "n", 8, 0, 1000), _int(query, "ms", 0, 0, 10_000)
+        links = [f"/polite/{i}.html?ms={ms}" for i in range(n)]
+        page = _list_page("礼貌抓取", links)
+        handler.send_bytes(200, page, [("Content-Type", html_type)])
+    elif path.startswith("/polite/") and path.endswith(".html"):
+        if handler.server.stopping.wait(_int(query, "ms", 0, 0, 10_000) / 1000):
+            handler.close_now()
+            return
+        key = path[len("/polite/") : -len(".html")]
+        body = article_html(title=f"某县召开平安建设工作推进会（{key}）").encode("utf-8")
+        handler.send_bytes(200, body, [("Content-Type", html_type)])
+    elif path.startswith("/calendar/article/") and path.endswith(".html"):
+        issue = _int({"n": [path.rsplit("/", 1)[1][: -len(".html")]]}, "n", 0, 0, 10**6)
+        body = article_html(title=f"某县召开平安建设工作推进会（第{issue}期）").encode("utf-8")
+        handler.send_bytes(200, body, [("Content-Type", html_type)])
+    elif path.startswith("/calendar/") and path.endswith(".html"):
+        issue = _int({"n": [path.rsplit("/", 1)[1][: -len(".html")]]}, "n", 0, 0, 10**6)
+        page = _list_page(
+            f"工作动态 第{issue}页",
+            [f"/calendar/article/{issue}.html"],
+            next_url=f"/calendar/{issue + 1}.html",
+        )
+        handler.send_bytes(200, page, [("Content-Type", html_type)])
     else:
         handler.send_bytes(404, b"no such fault", [("Content-Type", "text/plain")])
+
+
+def _hostile_page(handler: ReplicaRequestHandler, kind: str, query: dict[str, list[str]]) -> None:
+    """Pages that download fine and must not become records (or, UTF-16, must)."""
+    html_type = "text/html; charset=utf-8"
+    if kind == "garbage":
+        body = b"<html><body>" + random.Random(14).randbytes(4096)  # noqa: S311 - test bytes
+        handler.send_bytes(200, body, [("Content-Type", "text/html")])
+    elif kind == "utf16le":
+        body = article_html("utf-16").encode("utf-16-le")
+        handler.send_bytes(200, body, [("Content-Type", "text/html")])
+    elif kind == "links":
+        count = _int(query, "n", 20_000, 1, 500_000)
+        links = "".join(f'<a href="/a/{i}.html">关于第{i}批示范点的通知</a>' for i in range(count))
+        handler.send_bytes(
+            200, f"<html><body>{links}</body></html>".encode(), [("Content-Type", html_type)]
+        )
+    elif kind == "huge":
+        size = _int(query, "mib", 9, 1, 64) * 1024 * 1024
+        page = article_html().encode("utf-8")
+        padding = b"<!-- " + b"x" * max(0, size - len(page)) + b" -->"
+        body = page.replace(b"<body>", b"<body>" + padding, 1)
+        handler.send_bytes(200, body, [("Content-Type", html_type)])
+    else:
+        handler.send_bytes(404, b"no such page", [("Content-Type", "text/plain")])
 
 
 def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
