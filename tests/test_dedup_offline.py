@@ -220,3 +220,79 @@ def test_cluster_origin_is_the_portal_named_as_source_else_the_earliest() -> Non
     newspaper["site_name"] = "某报"
     assert clusters_cmd.origin_of([newspaper, aggregator, third]) == "https://agg.cn/1"
     assert clusters_cmd.origin_of([third]) is None
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+
+
+def _portal_output(root: Path, site: str, n: int) -> Path:
+    folder = root / site
+    texts = list(dict.fromkeys(p["b"] for p in _pairs() if p["kind"] == "same_meeting"))[:n]
+    _write_jsonl(
+        folder / "articles.jsonl",
+        [_rec(t, f"http://{site}.cn/{i}.html", site, "2022-01-01") for i, t in enumerate(texts)],
+    )
+    return folder
+
+
+def test_offline_dedup_refuses_an_input_folder_as_output_and_keeps_the_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _portal_output(tmp_path, "cri", 6)
+    before = (folder / "articles.jsonl").read_bytes()
+    argv = [str(folder / "articles.jsonl"), "--out", str(folder), "--workers", "0"]
+    assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+    err = capsys.readouterr().err
+    assert "is the folder of input" in err
+    assert (folder / "articles.jsonl").read_bytes() == before
+    # --force does not make it acceptable, nor does another spelling of the same folder
+    for out in (str(folder), str(folder / ".." / "cri"), str(folder) + "/"):
+        argv = [str(folder / "articles.jsonl"), "--out", out, "--force", "--workers", "0"]
+        assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+        assert (folder / "articles.jsonl").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["articles.jsonl"]
+
+
+def test_offline_dedup_refuses_an_output_folder_with_data_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _portal_output(tmp_path, "lnzf", 4)
+    other = _portal_output(tmp_path, "cri", 6)
+    theirs = (other / "articles.jsonl").read_bytes()
+    argv = [str(source / "articles.jsonl"), "--out", str(other), "--workers", "0"]
+    assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+    assert "holds data" in capsys.readouterr().err
+    assert (other / "articles.jsonl").read_bytes() == theirs
+    assert dedup_cmd.run(_args(dedup_cmd, [*argv, "--force"])) == 0
+    kept = (other / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["site"] for x in kept] == ["lnzf"] * 4
+    assert (other / "duplicates.jsonl").read_text(encoding="utf-8") == ""
+    assert sorted(p.name for p in other.iterdir()) == ["articles.jsonl", "duplicates.jsonl"]
+    # an empty folder or one that does not exist yet needs no --force
+    (tmp_path / "empty").mkdir()
+    for out in ("empty", "new/deeper"):
+        argv = [str(source / "articles.jsonl"), "--out", str(tmp_path / out), "--workers", "0"]
+        assert dedup_cmd.run(_args(dedup_cmd, argv)) == 0
+
+
+def test_offline_dedup_failing_midway_leaves_the_output_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.dedup import offline
+
+    source = _portal_output(tmp_path, "lnzf", 4)
+    out = _portal_output(tmp_path, "old", 3)
+    before = (out / "articles.jsonl").read_bytes()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(offline.Deduplicator, "decide", broken)
+    argv = [str(source / "articles.jsonl"), "--out", str(out), "--force", "--workers", "0"]
+    assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+    assert (out / "articles.jsonl").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["articles.jsonl"]

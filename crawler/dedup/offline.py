@@ -4,16 +4,23 @@
 memory), in batches of ``batch`` records for the vectorized signatures
 (optionally computed in a process pool), and writes kept records unchanged to
 ``articles.jsonl`` and reprints to ``duplicates.jsonl`` with ``duplicate_of``,
-``similarity`` and ``match`` added.  A record needs ``id``, ``url`` and
-``text`` (strings); ``content_hash`` is computed when missing.  A malformed
+``similarity`` and ``match`` added.  Both are written as temporary files in
+the output folder (fsync-ed) and renamed into place only when complete: a
+run that fails leaves the folder as it was.  :func:`check_output` refuses an
+output folder that holds an input, or that holds files at all unless forced.
+A record needs ``id``, ``url`` and ``text`` (strings); ``content_hash`` is
+computed when missing.  A malformed
 line (bad JSON, not an object, a missing or mistyped field) is reported with
 its file and line number, skipped and counted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +33,62 @@ from crawler.dedup.engine import Deduplicator, Prepared, prepare
 from crawler.dedup.index import DedupIndex, IndexParams
 
 REQUIRED = ("id", "url", "text")
+OUTPUTS = ("articles.jsonl", "duplicates.jsonl")
+
+
+def check_output(inputs: list[Path], out_dir: Path, force: bool = False) -> str | None:
+    """Why ``out_dir`` may not receive the output of ``inputs`` (None when it may).
+
+    The folder of an input is never accepted (its files would be replaced while
+    being read); a folder holding any file needs ``force``.
+    """
+    target = out_dir.resolve()
+    for path in inputs:
+        if path.resolve().parent == target:
+            return (
+                f"--out {out_dir} is the folder of input {path}: its files would be "
+                "overwritten; write the output to another folder"
+            )
+    if target.exists() and not target.is_dir():
+        return f"--out {out_dir} is not a folder"
+    if not force and target.is_dir() and any(target.iterdir()):
+        held = ", ".join(sorted(p.name for p in target.iterdir())[:5])
+        return (
+            f"--out {out_dir} already holds data ({held}); "
+            "choose an empty folder or pass --force to replace articles.jsonl and duplicates.jsonl"
+        )
+    return None
+
+
+@contextlib.contextmanager
+def _atomic_outputs(out_dir: Path) -> Iterator[tuple[TextIO, TextIO]]:
+    """Temporary files in ``out_dir``, renamed to :data:`OUTPUTS` when the block succeeds."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temps: list[Path] = []
+    files: list[TextIO] = []
+    try:
+        for name in OUTPUTS:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            temps.append(Path(tmp))
+            files.append(os.fdopen(fd, "w", encoding="utf-8"))
+        yield files[0], files[1]
+        for f in files:
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        for tmp, name in zip(temps, OUTPUTS, strict=True):
+            tmp.replace(out_dir / name)
+        temps.clear()
+        dir_fd = os.open(out_dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        for f in files:
+            f.close()
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -123,17 +186,13 @@ def dedup_files(
     """
     report = report if report is not None else sys.stderr
     summary = Summary()
-    out_dir.mkdir(parents=True, exist_ok=True)
     index = DedupIndex(None, params)
     dedup = Deduplicator(index, threshold)
     start = time.perf_counter()
     last = start
     pool: Executor | None = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
-        with (
-            (out_dir / "articles.jsonl").open("w", encoding="utf-8") as kept_f,
-            (out_dir / "duplicates.jsonl").open("w", encoding="utf-8") as dup_f,
-        ):
+        with _atomic_outputs(out_dir) as (kept_f, dup_f):
             batches = _batches(read_records(inputs, summary, report), batch)
             jobs = ((b, params) for b in batches)
             pairs: Iterator[tuple[list[dict[str, Any]], Prepared]]
