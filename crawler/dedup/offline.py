@@ -9,9 +9,9 @@ the output folder (fsync-ed) and renamed into place only when complete: a
 run that fails leaves the folder as it was.  :func:`check_output` refuses an
 output folder that holds an input, or that holds files at all unless forced.
 A record needs ``id``, ``url`` and ``text`` (strings); ``content_hash`` is
-computed when missing.  A malformed
-line (bad JSON, not an object, a missing or mistyped field) is reported with
-its file and line number, skipped and counted.
+computed when missing.  A malformed line (bad JSON, not an object, a missing
+or mistyped field) is reported with its file and line number, skipped and
+counted.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def _atomic_outputs(out_dir: Path) -> Iterator[tuple[TextIO, TextIO]]:
     files: list[TextIO] = []
     try:
         for name in OUTPUTS:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            temps.append(Path(tmp))
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            temps.append(Path(tmp_name))
             files.append(os.fdopen(fd, "w", encoding="utf-8"))
         yield files[0], files[1]
         for f in files:
