@@ -37,7 +37,7 @@ def _record(text: str, n: int, site: str = "siteA") -> dict[str, object]:
         "url": url,
         "site": site,
         "title": f"标题{n}",
-        "published_at": "2022-07-15",
+        "published_at": "2022-07-15T00:00:00+08:00",
         "text": text,
         "content_hash": content_hash(text),
     }
