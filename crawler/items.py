@@ -40,9 +40,7 @@ class ArticleItem:
     title: str | None  # headline, simplified script
     original_title: str | None  # the ``原标题:`` line, when the page gives one
     published_at: str | None  # ISO 8601 timestamp with offset (YYYY-MM-DDTHH:MM:SS+08:00), or null
-    published_precision: (
-        str | None
-    )  # what the page gave: "second", "minute", "day"; null with no date
+    published_precision: str | None  # what the page gave: second, minute, day (null: no date)
     source: str | None  # 来源: the publication the article comes from
     authors: list[str]  # 作者 / 记者 names, job titles removed
     editors: list[str]  # 编辑
@@ -54,6 +52,7 @@ class ArticleItem:
     original_script: str  # "simplified", "traditional" or "mixed": the page's own script
     quality_flags: list[str] = field(default_factory=list)  # see README "Quality flags"
     fixes: list[str] = field(default_factory=list)  # repairs applied (charset, mojibake, script…)
+    cluster: str = ""  # reprint cluster: the same id for every copy, whichever is kept
 
 
 @dataclass

@@ -11,6 +11,7 @@ Example (every key; only ``name``, ``display_name``, ``allowed_domains``,
 
     name = "scfzw"                       # the scrapy crawl name: [a-z][a-z0-9_]*
     display_name = "四川法制网"
+    aliases = ["四川法制网站"]           # other names a reprint's 来源 gives the portal
     allowed_domains = ["www.scfzw.net"]
     start_urls = ["http://www.scfzw.net/shzl/index.html"]
     charset = "gb18030"                  # optional: overrides header and <meta>
@@ -109,6 +110,8 @@ class Limits(_Strict):
 class Portal(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     display_name: str = Field(min_length=1)
+    # other names a reprint's 来源 may give this portal (crawler.dedup.origin)
+    aliases: list[str] = Field(default_factory=list)
     allowed_domains: list[str] = Field(min_length=1)
     start_urls: list[Annotated[str, Field(pattern=r"^https?://")]] = Field(min_length=1)
     charset: Charset | None = None

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler import journal
 from crawler.ids import url_key
 
 logger = logging.getLogger(__name__)
@@ -494,6 +495,7 @@ class PortalState:
     # the previous run did not read its list pages to the end (killed, stopped, list-page
     # errors, or unknown while output exists): this run reads them all (see ``open``)
     catch_up: bool = False
+    state_root: Path | None = None  # STATE_DIR (the move journal lives there)
     _opened: bool = False
 
     @property
@@ -522,6 +524,7 @@ class PortalState:
         except FileNotFoundError:
             self.had_records = False
         self.seen_info = self.seen.open()
+        self.apply_journal(keep_missing=False)
         previous = self._read_run()
         self.catch_up = self.had_records and previous.get("complete") is not True
         if self.catch_up:
@@ -549,6 +552,15 @@ class PortalState:
         record = {"complete": complete, "why": why, "pid": os.getpid()}
         _write_atomic(self.run_path, json.dumps(record).encode("utf-8"))
 
+    def apply_journal(self, keep_missing: bool = True) -> journal.Applied:
+        """Apply the moves other runs (or this one) recorded for this portal (lock held)."""
+        if self.state_root is None:
+            return journal.Applied()
+        result = journal.apply(self.state_root, self.site, self.output_dir, keep_missing)
+        if result.demoted or result.relabelled:
+            self.seen.checkpoint()  # the files were rewritten; the keys are the same
+        return result
+
     def close(self) -> None:
         if not self._opened:
             return
@@ -557,6 +569,34 @@ class PortalState:
             self.seen.close()
         finally:
             self.lock.release()
+        if self.state_root is not None and journal.pending(self.state_root, self.site):
+            # recorded by another run after this one's last application, before the
+            # lock was released: apply it now rather than at the next run
+            apply_pending(self.state_root, self.output_dir.parent, self.site)
+
+
+def apply_pending(state_root: Path, output_root: Path, site: str) -> bool:
+    """Apply ``site``'s move journal when no run of it holds its lock; True when applied."""
+    if not journal.pending(state_root, site):
+        return True
+    lock = PortalLock(state_root / f"{site}.lock", site)
+    try:
+        lock.acquire()
+    except PortalLocked:
+        return False  # the running portal applies it (at its close at the latest)
+    try:
+        out = output_root / site
+        for name in OUTPUT_FILES:
+            repair_jsonl_tail(out / name)
+        seen = SeenStore(state_root / site, out)
+        seen.open()
+        try:
+            journal.apply(state_root, site, out, keep_missing=False)
+        finally:
+            seen.close()
+    finally:
+        lock.release()
+    return True
 
 
 _STATES: weakref.WeakKeyDictionary[Any, PortalState] = weakref.WeakKeyDictionary()
@@ -580,6 +620,7 @@ def portal_state(crawler: Any) -> PortalState:
             state_dir=state_root / site,
             lock=PortalLock(state_root / f"{site}.lock", site),
             seen=SeenStore(state_root / site, out_root / site),
+            state_root=state_root,
         )
         _STATES[crawler] = state
     state.open()

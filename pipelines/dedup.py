@@ -9,11 +9,19 @@ For each :class:`~crawler.items.ArticleItem`, in order: same URL key as a
 kept record → dropped (stats ``dedup/url``); same ``content_hash`` →
 ``dedup/content_hash``; an LSH candidate whose estimated Jaccard similarity is
 at least ``DEDUP_THRESHOLD`` → ``dedup/near_duplicate``; otherwise the item
-is inserted in the index and passed on (``dedup/kept``).  The first record
-seen is kept.  Each dropped item becomes a :class:`~crawler.items.DuplicateItem`
-(``duplicate_of``, ``similarity``, ``match``) sent with the
+is inserted in the index and passed on (``dedup/kept``) as a new cluster
+(``cluster`` = its id).  A copy of a known cluster is compared with the
+cluster's kept record by the origin rule (:mod:`crawler.dedup.origin`: the
+copy another names as 来源, else the earliest published, else the first
+seen): when it is the better origin it is passed on as the cluster's kept
+record (``dedup/origin_replaced``) and the record kept until then is moved to
+its portal's ``duplicates.jsonl`` through the move journal
+(:mod:`crawler.journal`, applied by the store pipeline).  Otherwise the item
+becomes a :class:`~crawler.items.DuplicateItem` (``duplicate_of``,
+``similarity``, ``match``, ``cluster``) sent with the
 ``crawler.signals.duplicate_found`` signal, logged on one INFO line naming
 both URLs, then dropped with ``DropItem`` so reprints never reach feed exports.
+Portal names and aliases come from the portal files (``SEEDS_DIR``).
 
 The index lives in ``STATE_DIR/dedup/`` (see :mod:`crawler.dedup.index`); at
 open it is reopened, replayed or rebuilt from ``OUTPUT_DIR``
@@ -21,10 +29,13 @@ open it is reopened, replayed or rebuilt from ``OUTPUT_DIR``
 once no kept item is still on its way to the store, and at close.  Portals
 crawled at the same time share it safely: opening and saving take
 ``STATE_DIR/dedup.lock``, and every save first replays all portals' JSONL
-(``crawler.dedup.state.save_shared``).  A reprint crawled
-by one portal while another portal's run is writing the original (both runs
-open at once) is kept by both; ``python -m crawler dedup`` on the output finds
-such pairs.
+(``crawler.dedup.state.save_shared``).  Before each decision the records other
+portals' runs appended since are read into the index (one ``stat`` per file
+when nothing changed), and every save (at close at the latest) decides the
+other portals' kept records again under the lock: two copies two runs kept at
+the same moment are reconciled by the origin rule and the loser moved through
+the journal, so portals crawled at once end with the kept set of a sequential
+crawl.
 
 There is no per-request ``meta`` switch: items do not carry request meta, and
 a reprint let through for one request would break "one record per article"
@@ -45,8 +56,11 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawler import signals
 from crawler.dedup.engine import Deduplicator, prepare
 from crawler.dedup.index import DedupIndex, IndexParams
-from crawler.dedup.state import open_index, save_shared
+from crawler.dedup.origin import Names, better_origin, portal_names
+from crawler.dedup.state import Op, open_index, record_meta, save_shared, sync
 from crawler.items import ArticleItem, DuplicateItem
+from crawler.portals import PortalError, load_portals, seeds_dir_from_settings
+from crawler.state import site_of
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +82,40 @@ def params_from_settings(settings: Any) -> IndexParams:
     )
 
 
-def make_duplicate(item: ArticleItem, kept_id: str, similarity: float, match: str) -> DuplicateItem:
+def make_duplicate(
+    item: ArticleItem, kept_id: str, similarity: float, match: str, cluster: str = ""
+) -> DuplicateItem:
     """A :class:`DuplicateItem` with every field of ``item``."""
     fields = asdict(item)
     for key in ("duplicate_of", "similarity", "match"):
         fields.pop(key, None)
+    fields["cluster"] = cluster or fields.get("cluster") or kept_id
     return DuplicateItem(
         **fields, duplicate_of=kept_id, similarity=round(similarity, 4), match=match
     )
+
+
+def names_from_settings(settings: Any) -> Names:
+    """Display names and aliases of the portals in ``SEEDS_DIR`` (empty when unreadable)."""
+    try:
+        return portal_names(load_portals(seeds_dir_from_settings(settings.get("SEEDS_DIR"))))
+    except PortalError:
+        return {}
+
+
+def item_fields(item: ArticleItem) -> dict[str, Any]:
+    """The fields of ``item`` the origin rule reads."""
+    return {
+        "id": item.id,
+        "url": item.url,
+        "site": item.site,
+        "site_name": item.site_name,
+        "source": item.source,
+        "published_at": item.published_at,
+        "published_precision": getattr(item, "published_precision", None),
+        "fetched_at": item.fetched_at,
+        "cluster": item.cluster,
+    }
 
 
 class DedupPipeline:
@@ -92,6 +132,8 @@ class DedupPipeline:
         self.state_dir = Path(settings.get("STATE_DIR", "state"))
         self.output_dir = Path(settings.get("OUTPUT_DIR", "output"))
         self.stats = crawler.stats
+        self.names = names_from_settings(settings)
+        self.site = ""
         self.index: DedupIndex | None = None
         self.dedup: Deduplicator | None = None
         self._since_save = 0
@@ -105,6 +147,8 @@ class DedupPipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
+        if self.crawler.spider is not None:
+            self.site = site_of(self.crawler.spider)
         self.index = open_index(self.state_dir, self.output_dir, self.params)
         self.dedup = Deduplicator(self.index, self.threshold)
 
@@ -114,8 +158,27 @@ class DedupPipeline:
 
     def _save(self) -> None:
         assert self.index is not None
-        save_shared(self.index, self.state_dir, self.output_dir)
+        ops = save_shared(self.index, self.state_dir, self.output_dir, self.names, self.threshold)
         self._since_save = 0
+        self._send_moves(ops)
+
+    def _send_moves(self, ops: list[Op]) -> None:
+        if ops:
+            self.stats.inc_value("dedup/reconciled", sum(op["op"] == "demote" for _, op in ops))
+            self.crawler.signals.send_catch_log(signal=signals.moves_found, ops=ops)
+
+    def _sync_others(self) -> None:
+        """Read what other portals' runs wrote since the last look (decided, not trusted)."""
+        assert self.index is not None
+        rep = sync(
+            self.index,
+            self.output_dir,
+            self.names,
+            decide=True,
+            threshold=self.threshold,
+            skip_site=self.site or None,
+        )
+        self._send_moves(rep.ops)
 
     def _item_done(self, item: Any, **kwargs: Any) -> None:
         if getattr(item, "_dedup_kept", False):
@@ -127,16 +190,25 @@ class DedupPipeline:
         if not isinstance(item, ArticleItem) or isinstance(item, DuplicateItem):
             return item
         assert self.dedup is not None
+        assert self.index is not None
+        self._sync_others()
         prep = prepare([item.text], [item.url], [item.content_hash or None], self.params)
-        verdict = self.dedup.decide(prep, [item.id], [item.url])[0]
+        fields = item_fields(item)
+        verdict = self.dedup.decide(prep, [item.id], [item.url], [record_meta(fields)])[0]
         if verdict.match is None:
-            self.stats.inc_value("dedup/kept")
-            self._since_save += 1
-            self._in_flight += 1
-            item._dedup_kept = True  # type: ignore[attr-defined]  # not a field: never exported
-            return item
+            item.cluster = verdict.cluster
+            return self._kept(item)
+        cluster = verdict.cluster
+        kept = self.index.kept_record(verdict.row)
+        if (
+            verdict.match != "url"
+            and kept["id"] != item.id
+            and better_origin(fields, kept, self.names, self.index.cited.get(cluster, []))
+        ):
+            return self._replace(item, fields, kept, cluster, verdict.similarity, verdict.match)
+        self.index.add_cited(cluster, item.source)
         self.stats.inc_value(STAT_KEYS[verdict.match])
-        dup = make_duplicate(item, verdict.kept_id, verdict.similarity, verdict.match)
+        dup = make_duplicate(item, verdict.kept_id, verdict.similarity, verdict.match, cluster)
         self.crawler.signals.send_catch_log(signal=signals.duplicate_found, item=dup)
         logger.info(
             "duplicate (%s, similarity %.2f): %s is a reprint of %s",
@@ -146,3 +218,44 @@ class DedupPipeline:
             verdict.kept_url,
         )
         raise DropItem(f"{verdict.match} duplicate of {verdict.kept_id} ({verdict.kept_url})")
+
+    def _kept(self, item: ArticleItem) -> ArticleItem:
+        self.stats.inc_value("dedup/kept")
+        self._since_save += 1
+        self._in_flight += 1
+        item._dedup_kept = True  # type: ignore[attr-defined]  # not a field: never exported
+        return item
+
+    def _replace(
+        self,
+        item: ArticleItem,
+        fields: dict[str, Any],
+        kept: dict[str, Any],
+        cluster: str,
+        similarity: float,
+        match: str,
+    ) -> ArticleItem:
+        """``item`` is the better origin of ``cluster``: kept; the former kept record moves."""
+        assert self.index is not None
+        item.cluster = cluster
+        self.index.set_kept({**fields, "cluster": cluster})
+        self.index.add_cited(cluster, kept.get("source"))
+        op = {
+            "op": "demote",
+            "id": kept["id"],
+            "duplicate_of": item.id,
+            "similarity": round(similarity, 4),
+            "match": match,
+            "cluster": cluster,
+        }
+        # applied by the store once the item is written, never before
+        item._dedup_moves = [(str(kept["site"]), op)]  # type: ignore[attr-defined]
+        self.stats.inc_value("dedup/origin_replaced")
+        logger.info(
+            "origin found: %s replaces %s as the kept copy (the reprint moves to %s's "
+            "duplicates.jsonl)",
+            item.url,
+            kept["url"],
+            kept["site"],
+        )
+        return self._kept(item)

@@ -29,13 +29,24 @@ duplicate whose ``duplicate_of`` is its own id while its URL was never written
 is the original itself (the dedup index learnt it in a run that could not write
 it): it goes to ``articles.jsonl`` (``store/recovered``).
 
+Moves (``crawler.journal``): a kept item that replaced another portal's (or
+this portal's) kept record as its cluster's origin carries the move of that
+record; once the item is written, the move is recorded in the journal of the
+record's portal and applied at once when that portal is this one (the JSONL
+files rewritten, the appenders reopened) or when no run holds its lock; else
+the portal's running or next run applies it.  Moves the dedup stage found by
+reading other portals' output (``crawler.signals.moves_found``) go the same
+way.  At close the portal's journal is applied once more.  Every written
+record carries ``cluster`` (its own id when the dedup stage gave none).
+
 ``SinceFilterPipeline`` (before the dedup stage) drops articles published
 before ``-a since=YYYY-MM-DD`` (stats ``incremental/before_since``); articles
 with no known date are kept.
 
 Stats: ``store/articles``, ``store/duplicates``, ``store/duplicates/<match>``,
 ``store/skipped_seen``, ``store/recovered``, ``store/write_errors``, ``store/fsyncs``,
-``store/repaired_bytes``, ``seen/keys_at_start``, ``seen/rebuilt``, ``seen/replayed``.
+``store/repaired_bytes``, ``seen/keys_at_start``, ``seen/rebuilt``, ``seen/replayed``,
+``store/moved`` (records of this portal moved to ``duplicates.jsonl``), ``store/moves_waiting``.
 """
 
 from __future__ import annotations
@@ -55,10 +66,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler import journal
 from crawler import signals as project_signals
 from crawler.ids import record_id, url_key
 from crawler.items import ArticleItem, DuplicateItem
-from crawler.state import PortalState, portal_state
+from crawler.state import PortalState, apply_pending, portal_state
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +88,14 @@ class RawFile(Protocol):
 
 
 def encode_record(item: Any) -> bytes:
-    """One JSONL line for ``item``: every field, UTF-8, ``ensure_ascii=False``, ``\\n`` last."""
-    line = json.dumps(ItemAdapter(item).asdict(), ensure_ascii=False)
+    """One JSONL line for ``item``: every field, UTF-8, ``ensure_ascii=False``, ``\\n`` last.
+
+    An empty ``cluster`` (a record the dedup stage did not see) is the record's own id.
+    """
+    fields = ItemAdapter(item).asdict()
+    if "cluster" in fields and not fields["cluster"]:
+        fields["cluster"] = fields.get("id")
+    line = json.dumps(fields, ensure_ascii=False)
     return (line + "\n").encode("utf-8")
 
 
@@ -157,6 +175,9 @@ class JsonlStorePipeline:
         self._closing: Any = None
         self._since_sync = 0
         crawler.signals.connect(self.duplicate_found, signal=project_signals.duplicate_found)
+        crawler.signals.connect(self.moves_found, signal=project_signals.moves_found)
+        self.state_root = Path(crawler.settings.get("STATE_DIR") or "state")
+        self.output_root = Path(crawler.settings.get("OUTPUT_DIR") or "output")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -178,13 +199,13 @@ class JsonlStorePipeline:
         self.duplicates = JsonlAppender(state.duplicates_path)
 
     def close_spider(self) -> None:
-        for appender in (self.articles, self.duplicates):
-            if appender is None:
-                continue
+        self._close_appenders()
+        if self.failed is None:
             try:
-                appender.close()
+                done = self.state.apply_journal(keep_missing=False)
+                self.stats.inc_value("store/moved", len(done.demoted))
             except OSError as exc:
-                logger.error("%s: closing failed: %s", appender.path, exc)
+                logger.error("%s: the move journal could not be applied: %s", self.state.site, exc)
         try:
             self.state.seen.close()
         except OSError as exc:
@@ -195,6 +216,51 @@ class JsonlStorePipeline:
                 exc,
             )
 
+    def _close_appenders(self) -> None:
+        for appender in (self.articles, self.duplicates):
+            if appender is None:
+                continue
+            try:
+                appender.close()
+            except OSError as exc:
+                logger.error("%s: closing failed: %s", appender.path, exc)
+
+    # -- moves -------------------------------------------------------------------
+    def moves_found(self, ops: list[tuple[str, dict[str, Any]]], **kwargs: Any) -> None:
+        """``crawler.signals.moves_found`` handler: journal and apply (see module doc)."""
+        if self.failed is not None:
+            return  # the dedup stage finds them again at the next run's first save
+        by_site: dict[str, list[dict[str, Any]]] = {}
+        for site, op in ops:
+            by_site.setdefault(site, []).append(op)
+        try:
+            for site, site_ops in by_site.items():
+                journal.record(self.state_root, site, site_ops)
+                if site == self.state.site:
+                    self._apply_own()
+                elif not apply_pending(self.state_root, self.output_root, site):
+                    self.stats.inc_value("store/moves_waiting", len(site_ops))
+                    logger.info(
+                        "%s: %d move(s) recorded in its journal; its running crawl applies them",
+                        site,
+                        len(site_ops),
+                    )
+        except OSError as exc:
+            self._fail(self.state_root / journal.JOURNAL_DIR, exc)
+
+    def _apply_own(self) -> None:
+        """Apply this portal's journal now: the files are replaced, so reopen them."""
+        for appender in (self.articles, self.duplicates):
+            if appender is not None:
+                appender.sync()
+        self.state.seen.checkpoint()
+        done = self.state.apply_journal(keep_missing=True)
+        if done.demoted or done.relabelled:
+            self._close_appenders()
+            self.articles = JsonlAppender(self.state.articles_path)
+            self.duplicates = JsonlAppender(self.state.duplicates_path)
+        self.stats.inc_value("store/moved", len(done.demoted))
+
     # -- writing ---------------------------------------------------------------
     def process_item(self, item: Any) -> Any:
         if isinstance(item, DuplicateItem) or not isinstance(item, ArticleItem):
@@ -202,6 +268,9 @@ class JsonlStorePipeline:
         assert self.articles is not None, "pipeline not opened"
         if self._write(self.articles, item):
             self.stats.inc_value("store/articles")
+            moves = getattr(item, "_dedup_moves", None)
+            if moves:
+                self.moves_found(moves)
         return item
 
     def duplicate_found(self, item: DuplicateItem, **kwargs: Any) -> None:

@@ -242,7 +242,7 @@ def test_jsonl_shorter_than_the_checkpoint_means_a_full_rebuild(
     path.write_text("".join(lines[:2]), encoding="utf-8")  # rewritten with fewer records
     with caplog.at_level(logging.INFO, logger="crawler.dedup.state"):
         index = open_index(state, output, PARAMS)
-    assert "rewritten" in caplog.text
+    assert "truncated" in caplog.text
     assert len(index) == 2
 
 

@@ -219,7 +219,7 @@ def test_cluster_origin_is_the_portal_named_as_source_else_the_earliest() -> Non
     # No copy names another: the earliest published.
     newspaper["site_name"] = "某报"
     assert clusters_cmd.origin_of([newspaper, aggregator, third]) == "https://agg.cn/1"
-    assert clusters_cmd.origin_of([third]) is None
+    assert clusters_cmd.origin_of([third]) == "http://c.cn/1"  # the only copy: first seen
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:

@@ -176,3 +176,82 @@ def test_two_portals_crawled_at_once_share_the_index(tmp_path: Path) -> None:
         with pytest.raises(DropItem, match=original.id):
             third.process_item(reprint)
     third.close_spider()
+
+
+def test_a_better_origin_arriving_later_replaces_the_kept_reprint(crawler: Any) -> None:
+    pipe = DedupPipeline.from_crawler(crawler)
+    pipe.open_spider()
+    pair = _pair("first_line", "000")
+    reprint = dataclasses.replace(
+        article(pair["b"], "https://ln.cri.cn/r.html", "cri"),
+        published_at="2022-07-16",
+        source="四川法制网",
+    )
+    assert pipe.process_item(reprint) is reprint
+    assert reprint.cluster == reprint.id  # a new cluster is named after its first copy
+    origin = dataclasses.replace(
+        article(pair["a"], "http://www.scfzw.net/o.html", "scfzw"),
+        site_name="四川法制网",
+        published_at="2022-07-17",  # later, but the reprint names it as 来源
+    )
+    assert pipe.process_item(origin) is origin
+    assert origin.cluster == reprint.id  # the cluster keeps its id
+    assert origin._dedup_moves == [  # type: ignore[attr-defined]
+        (
+            "cri",
+            {
+                "op": "demote",
+                "id": reprint.id,
+                "duplicate_of": origin.id,
+                "similarity": origin._dedup_moves[0][1]["similarity"],  # type: ignore[attr-defined]
+                "match": "minhash",
+                "cluster": reprint.id,
+            },
+        )
+    ]
+    # a third copy, dated earlier than both: the origin another copy cites stays kept
+    third = dataclasses.replace(
+        article(pair["a"] + "。", "http://www.third.cn/3.html", "third"), published_at="2022-07-01"
+    )
+    with pytest.raises(DropItem, match=origin.id):
+        pipe.process_item(third)
+    assert crawler.stats.get_value("dedup/origin_replaced") == 1
+    pipe.close_spider()
+
+
+def test_copies_kept_by_two_runs_at_once_are_reconciled_at_close(tmp_path: Path) -> None:
+    settings = {
+        "STATE_DIR": str(tmp_path / "state"),
+        "OUTPUT_DIR": str(tmp_path / "output"),
+        "DEDUP_SAVE_EVERY": 1000,
+    }
+    crawlers = [get_crawler(settings_dict=settings) for _ in "ab"]
+    moves: list[Any] = []
+
+    def on_moves(ops: list[Any], **kwargs: Any) -> None:
+        moves.extend(ops)
+
+    for c in crawlers:
+        c.signals.connect(on_moves, signal=signals.moves_found)
+    first, second = (DedupPipeline.from_crawler(c) for c in crawlers)
+    first.open_spider()
+    second.open_spider()
+    pair = _pair("first_line", "000")
+    early = dataclasses.replace(
+        article(pair["a"], "http://www.lnzf.gov.cn/a.html", "lnzf"),
+        published_at="2022-07-15T08:00:00+08:00",
+    )
+    late = dataclasses.replace(
+        article(pair["b"], "https://ln.cri.cn/b.html", "cri"),
+        published_at="2022-07-15T14:00:00+08:00",
+    )
+    assert first.process_item(early) is early  # neither run has seen the other's copy yet
+    assert second.process_item(late) is late
+    _write_kept(tmp_path / "output", "lnzf", early)
+    _write_kept(tmp_path / "output", "cri", late)
+    first.close_spider()
+    second.close_spider()
+    demotes = {(site, op["id"]) for site, op in moves if op["op"] == "demote"}
+    assert demotes == {("cri", late.id)}  # both runs name the same loser
+    relabels = {(op["from"], op["to"]) for _, op in moves if op["op"] == "relabel"}
+    assert relabels == {(late.id, early.id)}  # the merged cluster keeps the winner's id

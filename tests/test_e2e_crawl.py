@@ -143,23 +143,20 @@ def test_every_article_is_written_exactly_once(crawled: dict[str, CrawlResult]) 
     assert len({r["id"] for r in kept}) == len(kept)
 
 
-def test_reprints_point_at_the_first_copy_seen(crawled: dict[str, CrawlResult]) -> None:
+def test_the_origin_is_kept_and_reprints_share_its_cluster(
+    crawled: dict[str, CrawlResult],
+) -> None:
     written = by_url(crawled)
     for group in MANIFEST["duplicate_groups"]:
-        members = [group["kept"], *(d["url"] for d in group["duplicates"])]
-        kept = [u for u in members if written[u][0] == "articles"]
-        assert len(kept) == 1, (members, kept)
-        kept_record = written[kept[0]][1]
-        # First seen wins: the member on the portal crawled first.
-        first_site = min(ORDER.index(written[u][1]["site"]) for u in members)
-        assert ORDER.index(kept_record["site"]) == first_site
-        for url in members:
-            if url == kept[0]:
-                continue
-            dup = written[url][1]
-            assert dup["duplicate_of"] == kept_record["id"]
-            assert dup["match"] in {"content_hash", "minhash"}
-            assert 0.7 <= dup["similarity"] <= 1.0
+        name, kept_record = written[group["kept"]]
+        assert name == "articles", group["kept"]  # the manifest's origin, whatever the order
+        for dup in group["duplicates"]:
+            where, record = written[dup["url"]]
+            assert where == "duplicates", dup["url"]
+            assert record["duplicate_of"] == kept_record["id"]
+            assert record["cluster"] == kept_record["cluster"]
+            assert record["match"] in {"content_hash", "minhash"}
+            assert 0.7 <= record["similarity"] <= 1.0
 
 
 def test_different_reports_of_one_meeting_are_all_kept(crawled: dict[str, CrawlResult]) -> None:
@@ -245,7 +242,7 @@ def test_generic_spider_finds_the_portals_articles(
 
 
 def test_clusters_name_the_original_of_every_reprint(crawled: dict[str, CrawlResult]) -> None:
-    """The first copy seen is kept; ``clusters`` still names the original (manifest truth)."""
+    """``clusters`` groups by ``cluster`` and names the original (manifest truth)."""
     from crawler.commands.clusters import build_clusters
 
     clusters, bad = build_clusters(next(iter(crawled.values())).output_dir)

@@ -3,15 +3,16 @@
     python -m crawler clusters OUTPUT_DIR [--min-size 2] [--json]
 
 Reads OUTPUT_DIR/*/articles.jsonl and */duplicates.jsonl (or the flat
-articles.jsonl / duplicates.jsonl the offline dedup writes), largest cluster
-first: the kept record (site, published_at, title, url), then each reprint's
-site, date, similarity, match and url.  Unreadable lines are skipped and
-counted on stderr.
+articles.jsonl / duplicates.jsonl the offline dedup writes) and groups the
+records by their ``cluster`` field (records written before it existed: by
+``duplicate_of``), largest cluster first: the kept record (site, published_at,
+title, url), then each reprint's site, date, similarity, match and url.
+Unreadable lines are skipped and counted on stderr.
 
-The kept record is the first copy the crawl saw, not always the original.
-Each cluster also names its likely ``origin``: the copy whose portal another
-copy names as its 来源 (``source``), else the earliest published one (marked
-``origin`` in the listing, ``"origin": URL`` with ``--json``).
+Each cluster also names its ``origin`` by the rule the crawl keeps by
+(:mod:`crawler.dedup.origin`); it is the kept record unless a move is still
+waiting in a portal's journal (then both copies are in ``articles.jsonl`` and
+the other is listed with match ``kept``).
 """
 
 from __future__ import annotations
@@ -24,22 +25,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-KEPT_FIELDS = ("id", "site", "site_name", "source", "published_at", "title", "url")
+from crawler.dedup import origin
+from crawler.dedup.index import META_FIELDS
+
+KEPT_FIELDS = ("id", *META_FIELDS, "title", "url")
 DUP_FIELDS = (*KEPT_FIELDS, "similarity", "match")
 
 
 def origin_of(members: list[dict[str, Any]]) -> str | None:
-    """URL of the cluster's likely original: named as source by another copy, else earliest."""
-    sources = {m.get("source") for m in members if m.get("source")}
-    named = [m for m in members if m.get("site_name") and m.get("site_name") in sources]
-    dated = [m for m in members if m.get("published_at") and m.get("url")]
-    if len(named) == 1 and named[0].get("url"):
-        return str(named[0]["url"])
-    pool = [m for m in named if m in dated] or dated
-    if not pool:
-        return None
-    # ISO 8601 strings in China time sort in time order ("2020-07-16" before its "T…" forms).
-    return str(min(pool, key=lambda m: str(m["published_at"]))["url"])
+    """URL of the cluster's origin by the crawl's rule (``crawler.dedup.origin``)."""
+    best: dict[str, Any] | None = None
+    for m in members:
+        if not m.get("url"):
+            continue
+        if best is None:
+            best = m
+            continue
+        others = [x.get("source") for x in members if x is not m and x is not best]
+        if origin.better_origin(m, best, {}, others):  # on a tie the one listed first
+            best = m
+    return str(best["url"]) if best else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,23 +79,39 @@ def build_clusters(root: Path) -> tuple[list[dict[str, Any]], int]:
     bad = [0]
     reprints: dict[str, list[dict[str, Any]]] = {}
     for rec in _read(_files(root, "duplicates.jsonl"), bad):
-        kept = rec.get("duplicate_of")
-        if isinstance(kept, str):
-            reprints.setdefault(kept, []).append({k: rec.get(k) for k in DUP_FIELDS})
-    clusters: list[dict[str, Any]] = []
+        key = rec.get("cluster") or rec.get("duplicate_of")
+        if isinstance(key, str):
+            reprints.setdefault(key, []).append({k: rec.get(k) for k in DUP_FIELDS})
+    kept_by: dict[str, list[dict[str, Any]]] = {}
+    by_id: dict[str, str] = {}
     for rec in _read(_files(root, "articles.jsonl"), bad):
         rid = rec.get("id")
-        if isinstance(rid, str) and rid in reprints:
-            found = sorted(
-                reprints.pop(rid),
-                key=lambda d: (str(d.get("published_at") or ""), str(d.get("url") or "")),
-            )
-            kept = {k: rec.get(k) for k in KEPT_FIELDS}
-            clusters.append({"kept": kept, "reprints": found, "origin": origin_of([kept, *found])})
-    for rid, found in reprints.items():  # kept record not in these files
+        key = rec.get("cluster") or rid
+        if isinstance(key, str):
+            kept_by.setdefault(key, []).append({k: rec.get(k) for k in KEPT_FIELDS})
+            if isinstance(rid, str):
+                by_id[rid] = key
+    for key in list(reprints):  # records without ``cluster``: grouped by duplicate_of
+        if key not in kept_by and key in by_id:
+            reprints.setdefault(by_id[key], []).extend(reprints.pop(key))
+    clusters: list[dict[str, Any]] = []
+    for key in sorted(set(reprints) & set(kept_by)):
+        kept_all = kept_by[key]
+        found = reprints[key]
+        best = origin_of([*kept_all, *found]) if len(kept_all) > 1 else kept_all[0]["url"]
+        kept = next((k for k in kept_all if k["url"] == best), kept_all[0])
+        found += [{**k, "similarity": None, "match": "kept"} for k in kept_all if k is not kept]
+        found.sort(key=lambda d: (str(d.get("published_at") or ""), str(d.get("url") or "")))
+        clusters.append(
+            {"cluster": key, "kept": kept, "reprints": found, "origin": origin_of([kept, *found])}
+        )
+    for key in sorted(set(reprints) - set(kept_by)):  # kept record not in these files
         kept = dict.fromkeys(KEPT_FIELDS)
-        kept["id"] = rid
-        clusters.append({"kept": kept, "reprints": found, "origin": origin_of(found)})
+        kept["cluster"] = key
+        found = reprints[key]
+        clusters.append(
+            {"cluster": key, "kept": kept, "reprints": found, "origin": origin_of(found)}
+        )
     clusters.sort(key=lambda c: (-len(c["reprints"]), str(c["kept"].get("published_at") or "")))
     return clusters, bad[0]
 

@@ -12,7 +12,7 @@ may run in worker processes; :meth:`Deduplicator.decide` is sequential.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -85,6 +85,15 @@ class Verdict:
     similarity: float
     kept_id: str
     kept_url: str
+    cluster: str = ""  # the cluster's stable id (the row's first record's ``cluster``)
+
+
+Meta = Mapping[str, object]
+
+
+def _verdict(index: DedupIndex, match: str, row: int, similarity: float) -> Verdict:
+    kept = index.kept_record(row)
+    return Verdict(match, row, similarity, str(kept["id"]), str(kept["url"]), str(kept["cluster"]))
 
 
 class Deduplicator:
@@ -94,8 +103,18 @@ class Deduplicator:
         self.index = index
         self.threshold = threshold
 
-    def decide(self, prep: Prepared, ids: Sequence[str], urls: Sequence[str]) -> list[Verdict]:
-        """Decide every record of the batch in order; kept records are inserted."""
+    def decide(
+        self,
+        prep: Prepared,
+        ids: Sequence[str],
+        urls: Sequence[str],
+        metas: Sequence[Meta] | None = None,
+    ) -> list[Verdict]:
+        """Decide every record of the batch in order; kept records are inserted.
+
+        ``metas``: per record its fields for origin decisions (``cluster``, ``site``,
+        ``source``, ``published_at`` …, see ``crawler.dedup.index.META_FIELDS``).
+        """
         index = self.index
         url_rows, hash_rows, (cand_doc, cand_row) = index.segment_matches(
             prep.bands, prep.hash_keys, prep.url_keys
@@ -126,14 +145,14 @@ class Deduplicator:
             if row is None and url_rows[i] >= 0:
                 row = url_rows[i]
             if row is not None:
-                out.append(Verdict("url", row, 1.0, *index.label(row)))
+                out.append(_verdict(index, "url", row, 1.0))
                 continue
             row = index.buffer_hash(hkey)
             if row is None and hash_rows[i] >= 0:
                 row = hash_rows[i]
             if row is not None:
                 index.add_alias(None, ukey, row)
-                out.append(Verdict("content_hash", row, 1.0, *index.label(row)))
+                out.append(_verdict(index, "content_hash", row, 1.0))
                 continue
             sig = prep.sigs[i]
             best_row, best_sim = seg_best.get(i, (-1, -1.0))
@@ -146,14 +165,22 @@ class Deduplicator:
                     best_row, best_sim = rows[j], float(sims[j])
             if best_row >= 0 and best_sim >= self.threshold:
                 index.add_alias(hkey, ukey, best_row)
-                out.append(Verdict("minhash", best_row, best_sim, *index.label(best_row)))
+                out.append(_verdict(index, "minhash", best_row, best_sim))
                 continue
-            row = index.add(sig, prep.bands[i], hkey, ukey, ids[i], urls[i])
-            out.append(Verdict(None, row, 1.0, ids[i], urls[i]))
+            meta = metas[i] if metas is not None else None
+            row = index.add(sig, prep.bands[i], hkey, ukey, ids[i], urls[i], meta)
+            cluster = str((meta or {}).get("cluster") or ids[i])
+            out.append(Verdict(None, row, 1.0, ids[i], urls[i], cluster))
         index.maybe_flush()
         return out
 
-    def insert_kept(self, prep: Prepared, ids: Sequence[str], urls: Sequence[str]) -> int:
+    def insert_kept(
+        self,
+        prep: Prepared,
+        ids: Sequence[str],
+        urls: Sequence[str],
+        metas: Sequence[Meta] | None = None,
+    ) -> int:
         """Insert records known to be kept (rebuild/replay); skips URLs already present."""
         index = self.index
         url_rows, _, _ = index.segment_matches(prep.bands[:0], prep.hash_keys, prep.url_keys)
@@ -162,7 +189,10 @@ class Deduplicator:
             ukey = int(prep.url_keys[i])
             if url_rows[i] >= 0 or index.buffer_url(ukey) is not None:
                 continue
-            index.add(prep.sigs[i], prep.bands[i], int(prep.hash_keys[i]), ukey, ids[i], urls[i])
+            meta = metas[i] if metas is not None else None
+            index.add(
+                prep.sigs[i], prep.bands[i], int(prep.hash_keys[i]), ukey, ids[i], urls[i], meta
+            )
             added += 1
         index.maybe_flush()
         return added

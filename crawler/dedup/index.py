@@ -11,8 +11,16 @@ Layout of ``STATE_DIR/dedup/``::
         hash_rows.npy      uint32 row of the kept record
         url_keys.npy       sorted uint64 url keys (kept records and their reprints)
         url_rows.npy       uint32 row of the kept record
-        labels.npy         uint8 blob: ``id \\0 url`` of each kept row, concatenated
+        labels.npy         uint8 blob: ``id \\0 url \\0 meta`` of each row, concatenated
+                           (meta: JSON of the record's cluster and origin fields)
         label_offs.npy     uint64 offsets into the blob (n + 1)
+
+A row is a reprint cluster: the record first kept, its signature and its
+``cluster`` id (stable for the life of the cluster).  When a better origin
+takes a cluster over (:mod:`crawler.dedup.origin`), the row stays and
+:attr:`DedupIndex.kept` records the cluster's current kept record; ``cited``
+holds the 来源 the cluster's reprints name, ``renamed`` the clusters merged
+into another.  These three tables are saved in the manifest.
 
 Rows added during a run live in a buffer (Python dicts, so a document can
 match one inserted just before it); every ``flush_every`` rows the buffer
@@ -39,6 +47,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +59,17 @@ from numpy.typing import NDArray
 from crawler.dedup.lsh import lsh_params
 from crawler.dedup.shingles import SHINGLE_HASH
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# the record fields a row keeps for origin decisions (crawler.dedup.origin)
+META_FIELDS = (
+    "cluster",
+    "site",
+    "site_name",
+    "source",
+    "published_at",
+    "published_precision",
+    "fetched_at",
+)
 MANIFEST = "manifest.json"
 _FILES = (
     "sigs",
@@ -185,11 +204,9 @@ class Segment:
     def n(self) -> int:
         return int(self.sigs.shape[0])
 
-    def label(self, row: int) -> tuple[str, str]:
+    def raw_label(self, row: int) -> bytes:
         i = row - self.base
-        raw = bytes(self.labels[int(self.label_offs[i]) : int(self.label_offs[i + 1])])
-        rec_id, _, url = raw.decode("utf-8").partition("\0")
-        return rec_id, url
+        return bytes(self.labels[int(self.label_offs[i]) : int(self.label_offs[i + 1])])
 
     def arrays(self) -> dict[str, NDArray[Any]]:
         return {
@@ -234,7 +251,28 @@ def _merge(segments: list[Segment]) -> Segment:
     )
 
 
-def _fsync_dir(path: Path) -> None:
+def encode_label(rec_id: str, url: str, meta: Mapping[str, object] | None = None) -> bytes:
+    """``id \\0 url \\0 meta-JSON`` (``cluster`` defaults to the id)."""
+    fields = {k: (meta or {}).get(k) for k in META_FIELDS}
+    fields["cluster"] = fields["cluster"] or rec_id
+    packed = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return f"{rec_id}\0{url}\0{packed}".encode()
+
+
+def decode_label(raw: bytes) -> dict[str, object]:
+    """The record fields of a label: ``id``, ``url`` and :data:`META_FIELDS`."""
+    rec_id, url, packed = ([*raw.decode("utf-8").split("\x00", 2), "", ""])[:3]
+    meta: dict[str, object] = {}
+    with contextlib.suppress(ValueError):
+        loaded = json.loads(packed) if packed else {}
+        if isinstance(loaded, dict):
+            meta = loaded
+    meta.setdefault("cluster", rec_id)
+    return {"id": rec_id, "url": url, **meta}
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory (a rename in it is durable once this returns)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -264,6 +302,12 @@ class DedupIndex:
         self.flush_every = flush_every
         self.segments: list[Segment] = []
         self.checkpoint: dict[str, dict[str, int]] = {}
+        # cluster -> fields of its current kept record, when not the row's first record
+        self.kept: dict[str, dict[str, object]] = {}
+        # cluster -> the 来源 its reprints name (distinct)
+        self.cited: dict[str, list[str]] = {}
+        # cluster -> the cluster it was merged into
+        self.renamed: dict[str, str] = {}
         self._saved_names: list[str] = []
         self._next_seg = 0
         self._reset_buffer()
@@ -298,15 +342,16 @@ class DedupIndex:
         url_key: int,
         rec_id: str,
         url: str,
+        meta: Mapping[str, object] | None = None,
     ) -> int:
-        """Insert a kept record; returns its row."""
+        """Insert a kept record (a new cluster); returns its row."""
         row = len(self)
         if self._buf_n == len(self._buf_sigs):
             self._grow()
         self._buf_sigs[self._buf_n] = sig
         self._buf_bands[self._buf_n] = bands
         self._buf_n += 1
-        self._buf_labels.append(f"{rec_id}\0{url}".encode())
+        self._buf_labels.append(encode_label(rec_id, url, meta))
         first = self._buf_band.setdefault
         for key in bands.tolist():
             if first(key, row) != row:
@@ -462,13 +507,50 @@ class DedupIndex:
                 out[sel] = seg.sigs[idx[sel] - seg.base]
         return out
 
-    def label(self, row: int) -> tuple[str, str]:
-        """``(id, url)`` of the kept record at ``row``."""
+    def _raw_label(self, row: int) -> bytes:
         if row >= self._base:
-            rec_id, _, url = self._buf_labels[row - self._base].decode("utf-8").partition("\0")
-            return rec_id, url
+            return self._buf_labels[row - self._base]
         bases = [s.base for s in self.segments]
-        return self.segments[bisect.bisect_right(bases, row) - 1].label(row)
+        return self.segments[bisect.bisect_right(bases, row) - 1].raw_label(row)
+
+    def first_record(self, row: int) -> dict[str, object]:
+        """The fields of the record first kept at ``row`` (``id``, ``url``, META_FIELDS)."""
+        return decode_label(self._raw_label(row))
+
+    def cluster_id(self, cluster: str) -> str:
+        """``cluster`` after the merges recorded in :attr:`renamed`."""
+        seen = {cluster}
+        while cluster in self.renamed:
+            cluster = self.renamed[cluster]
+            if cluster in seen:
+                break
+            seen.add(cluster)
+        return cluster
+
+    def kept_record(self, row: int) -> dict[str, object]:
+        """The fields of the cluster's current kept record at ``row`` (cluster resolved)."""
+        first = self.first_record(row)
+        cluster = self.cluster_id(str(first["cluster"]))
+        rec = dict(self.kept.get(cluster) or first)
+        rec["cluster"] = cluster
+        return rec
+
+    def set_kept(self, record: Mapping[str, object]) -> None:
+        """Make ``record`` (with ``id``, ``url`` and META_FIELDS) its cluster's kept record."""
+        fields = {k: record.get(k) for k in ("id", "url", *META_FIELDS)}
+        self.kept[str(fields["cluster"])] = fields
+
+    def add_cited(self, cluster: str, source: object) -> None:
+        """Remember that a copy of ``cluster`` names ``source`` as its 来源."""
+        if isinstance(source, str) and source:
+            names = self.cited.setdefault(cluster, [])
+            if source not in names:
+                names.append(source)
+
+    def label(self, row: int) -> tuple[str, str]:
+        """``(id, url)`` of the cluster's current kept record at ``row``."""
+        rec = self.kept_record(row)
+        return str(rec["id"]), str(rec["url"])
 
     def stats(self) -> dict[str, int]:
         """Row count, segment count and bytes of the arrays (mapped or in memory)."""
@@ -498,6 +580,7 @@ class DedupIndex:
                 for s in self.segments
             ],
             "checkpoint": self.checkpoint,
+            "clusters": {"kept": self.kept, "cited": self.cited, "renamed": self.renamed},
         }
         fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=self.directory)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -505,7 +588,7 @@ class DedupIndex:
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).replace(self.directory / MANIFEST)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self._cleanup()
 
     def _write_segment(self, seg: Segment) -> None:
@@ -524,9 +607,9 @@ class DedupIndex:
                 f.flush()
                 os.fsync(f.fileno())
             checksums[fname] = _checksum(path)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         tmp.replace(self.directory / name)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         seg.name = name
         seg.checksums = checksums
 
@@ -568,8 +651,13 @@ class DedupIndex:
             index._next_seg = int(manifest["next_segment"])
             index.checkpoint = {
                 str(k): {"offset": int(v["offset"]), "lines": int(v["lines"])}
+                | ({"ino": int(v["ino"])} if "ino" in v else {})
                 for k, v in manifest["checkpoint"].items()
             }
+            clusters = manifest["clusters"]
+            index.kept = {str(k): dict(v) for k, v in clusters["kept"].items()}
+            index.cited = {str(k): [str(x) for x in v] for k, v in clusters["cited"].items()}
+            index.renamed = {str(k): str(v) for k, v in clusters["renamed"].items()}
             expected_base = 0
             for entry in manifest["segments"]:
                 seg = _load_segment(directory, entry, params, verify)

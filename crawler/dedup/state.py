@@ -9,11 +9,21 @@ start (:func:`open_index`):
   already written; never an empty start while output exists;
 - a file longer than its checkpoint (killed after writing records, before
   saving the index) → the tail is replayed;
-- a file shorter than its checkpoint, or gone (rewritten) → full rebuild.
+- a file shorter than its checkpoint, or gone (truncated) → full rebuild;
+- a file replaced by another (a new inode: the move journal rewrote it, see
+  :mod:`crawler.journal`) → read again from the start, idempotently.
 
 Replay is idempotent: a kept record whose URL is already in the index is
-skipped, and duplicates only add URL and content-hash aliases of their kept
-record (``duplicate_of``).
+skipped, and duplicates only add URL and content-hash aliases of their
+cluster's row (``cluster``, else ``duplicate_of``).
+
+With ``decide=True`` (a running crawl reading what other portals' runs wrote,
+:func:`sync` and :func:`save_shared`), a kept record of another portal goes
+through the dedup decision: when it is a copy of a cluster whose kept record
+is a different one (two runs each kept a copy at the same time), the origin
+rule (:func:`crawler.dedup.origin.winner`) picks one, and the other's move to
+its portal's ``duplicates.jsonl`` is returned as a journal operation
+(``Replayer.ops``); two clusters merged this way keep the winner's ``cluster``.
 
 Several portals may crawl at once and share the index.  Opening and saving
 ``STATE_DIR/dedup`` happen under :func:`index_lock` (``STATE_DIR/dedup.lock``,
@@ -28,14 +38,23 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from crawler.dedup import origin
 from crawler.dedup.engine import Deduplicator, prepare
-from crawler.dedup.index import DedupIndex, IndexCorruptError, IndexMissingError, IndexParams
+from crawler.dedup.index import (
+    META_FIELDS,
+    DedupIndex,
+    IndexCorruptError,
+    IndexMissingError,
+    IndexParams,
+)
 from crawler.dedup.lsh import text_hash_key, url_hash
+from crawler.dedup.minhash import estimate
 from crawler.ids import content_hash, url_key
 
 logger = logging.getLogger(__name__)
@@ -50,20 +69,22 @@ def output_files(output_dir: Path) -> list[Path]:
     return arts + dups
 
 
-def _complete_lines(path: Path, offset: int) -> Iterator[tuple[int, bytes]]:
-    """``(end offset, line)`` for every complete line after ``offset``."""
-    with path.open("rb") as f:
-        f.seek(offset)
-        pos = offset
-        for line in f:
-            if not line.endswith(b"\n"):
-                return  # a partial last line: not a record yet
-            pos += len(line)
-            yield pos, line
+Op = tuple[str, dict[str, Any]]  # (site, move-journal operation)
 
 
-def _records(path: Path, offset: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    for pos, line in _complete_lines(path, offset):
+def _complete_lines(f: Any, offset: int) -> Iterator[tuple[int, bytes]]:
+    """``(end offset, line)`` for every complete line of open file ``f`` after ``offset``."""
+    f.seek(offset)
+    pos = offset
+    for line in f:
+        if not line.endswith(b"\n"):
+            return  # a partial last line: not a record yet
+        pos += len(line)
+        yield pos, line
+
+
+def _records(f: Any, offset: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    for pos, line in _complete_lines(f, offset):
         try:
             rec = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -71,17 +92,45 @@ def _records(path: Path, offset: int) -> Iterator[tuple[int, dict[str, Any] | No
         yield pos, rec if isinstance(rec, dict) else None
 
 
+def record_meta(rec: Any) -> dict[str, Any]:
+    """The fields of a record (mapping) the index keeps for origin decisions."""
+    meta = {k: rec.get(k) for k in META_FIELDS}
+    meta["cluster"] = meta["cluster"] or rec.get("id")
+    return meta
+
+
 class Replayer:
     """Feeds JSONL records into an index and moves its checkpoint."""
 
-    def __init__(self, index: DedupIndex, output_dir: Path) -> None:
+    def __init__(
+        self,
+        index: DedupIndex,
+        output_dir: Path,
+        names: origin.Names | None = None,
+        decide: bool = False,
+        threshold: float = 1.0,
+    ) -> None:
         self.index = index
         self.output_dir = output_dir
-        self.dedup = Deduplicator(index, 1.0)
+        self.names: origin.Names = names or {}
+        self.decide = decide
+        self.dedup = Deduplicator(index, threshold)
         self._ids: dict[str, int] | None = None
         self.added = 0
         self.aliases = 0
         self.bad = 0
+        self.ops: list[Op] = []  # moves decided while replaying (decide=True)
+
+    def changed(self, path: Path) -> bool:
+        """True when ``path`` differs from its checkpoint (grown, shrunk or replaced)."""
+        cp = self.index.checkpoint.get(self._key(path))
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        if cp is None:
+            return st.st_size > 0
+        return st.st_size != cp["offset"] or cp.get("ino", st.st_ino) != st.st_ino
 
     def _key(self, path: Path) -> str:
         return path.relative_to(self.output_dir).as_posix()
@@ -89,11 +138,22 @@ class Replayer:
     def replay(self, path: Path) -> None:
         """Feed the lines of ``path`` after its checkpoint; advance the checkpoint."""
         key = self._key(path)
-        cp = self.index.checkpoint.get(key, {"offset": 0, "lines": 0})
-        offset, lines = cp["offset"], cp["lines"]
-        kept = path.name == "articles.jsonl"
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            return
+        with fh:
+            ino = os.fstat(fh.fileno()).st_ino
+            cp = self.index.checkpoint.get(key, {"offset": 0, "lines": 0})
+            offset, lines = cp["offset"], cp["lines"]
+            if cp.get("ino", ino) != ino or os.fstat(fh.fileno()).st_size < offset:
+                offset, lines = 0, 0  # replaced by the move journal: read it again
+            offset, lines = self._replay_open(fh, offset, lines, path.name == "articles.jsonl")
+        self.index.checkpoint[key] = {"offset": offset, "lines": lines, "ino": ino}
+
+    def _replay_open(self, fh: Any, offset: int, lines: int, kept: bool) -> tuple[int, int]:
         batch: list[dict[str, Any]] = []
-        for pos, rec in _records(path, offset):
+        for pos, rec in _records(fh, offset):
             offset, lines = pos, lines + 1
             if rec is None or not isinstance(rec.get("url"), str):
                 self.bad += 1
@@ -110,34 +170,100 @@ class Replayer:
                 self._alias(rec)
         if batch:
             self._insert(batch)
-        self.index.checkpoint[key] = {"offset": offset, "lines": lines}
+        return offset, lines
+
+    def _prepare(self, batch: list[dict[str, Any]]) -> Any:
+        hashes = [
+            r.get("content_hash") if isinstance(r.get("content_hash"), str) else None for r in batch
+        ]
+        return prepare(
+            [r["text"] for r in batch], [r["url"] for r in batch], hashes, self.index.params
+        )
 
     def _insert(self, batch: list[dict[str, Any]]) -> None:
         # Records already in the index (written by this crawl) are skipped before
         # their signatures are computed: replay after a save costs little.
-        batch = [r for r in batch if self.index.lookup_url(url_hash(url_key(r["url"]))) is None]
-        if not batch:
+        fresh: list[dict[str, Any]] = []
+        known: list[tuple[dict[str, Any], int]] = []
+        for r in batch:
+            row = self.index.lookup_url(url_hash(url_key(r["url"])))
+            if row is None:
+                fresh.append(r)
+            elif self.decide and self.index.kept_record(row)["id"] != r["id"]:
+                known.append((r, row))
+        if known:  # kept here, not the cluster's kept record in the index
+            prep = self._prepare([r for r, _ in known])
+            for i, (r, row) in enumerate(known):
+                sim = float(estimate(prep.sigs[i], self.index.signatures([row]))[0])
+                same = self.index.lookup_hash(int(prep.hash_keys[i])) == row
+                self._resolve(r, row, "content_hash" if same else "minhash", sim)
+        if not fresh:
             return
-        hashes = [
-            r.get("content_hash") if isinstance(r.get("content_hash"), str) else None for r in batch
-        ]
-        prep = prepare(
-            [r["text"] for r in batch], [r["url"] for r in batch], hashes, self.index.params
-        )
-        self.added += self.dedup.insert_kept(
-            prep, [r["id"] for r in batch], [r["url"] for r in batch]
-        )
+        prep = self._prepare(fresh)
+        ids = [r["id"] for r in fresh]
+        urls = [r["url"] for r in fresh]
+        metas = [record_meta(r) for r in fresh]
+        if self.decide:
+            for r, v in zip(fresh, self.dedup.decide(prep, ids, urls, metas), strict=True):
+                if v.match is None:
+                    self.added += 1
+                else:
+                    self._resolve(r, v.row, v.match, v.similarity)
+        else:
+            self.added += self.dedup.insert_kept(prep, ids, urls, metas)
         self._ids = None
+
+    def _resolve(self, rec: dict[str, Any], row: int, match: str, sim: float) -> None:
+        """``rec`` is kept by its portal, ``row``'s cluster keeps another copy: pick one."""
+        index = self.index
+        kept = index.kept_record(row)
+        cluster = str(kept["cluster"])
+        rec_cluster = index.cluster_id(str(rec.get("cluster") or rec["id"]))
+        won = origin.winner(rec, kept, self.names, index.cited.get(cluster, []))
+        lost = kept if won is rec else rec
+        final = rec_cluster if won is rec else cluster
+        ended = cluster if final == rec_cluster else rec_cluster
+        if ended != final:
+            index.renamed[ended] = final
+            for site_dir in sorted(p.parent for p in self.output_dir.glob("*/articles.jsonl")):
+                self.ops.append((site_dir.name, {"op": "relabel", "from": ended, "to": final}))
+        index.set_kept({**record_meta(won), "id": won["id"], "url": won["url"], "cluster": final})
+        index.add_cited(final, lost.get("source"))
+        self.ops.append(
+            (
+                str(lost.get("site")),
+                {
+                    "op": "demote",
+                    "id": lost["id"],
+                    "duplicate_of": won["id"],
+                    "similarity": round(sim, 4),
+                    "match": match,
+                    "cluster": final,
+                },
+            )
+        )
+        logger.info(
+            "%s and %s were both kept (by runs at the same time): %s stays, %s moves to "
+            "its portal's duplicates.jsonl",
+            rec.get("url"),
+            kept.get("url"),
+            won.get("url"),
+            lost.get("url"),
+        )
 
     def _alias(self, rec: dict[str, Any]) -> None:
         kept = rec.get("duplicate_of")
         if not isinstance(kept, str):
             self.bad += 1
             return
-        if self._ids is None:  # id -> row, built on the first duplicate that needs it
-            self.index.flush()
-            self._ids = {self.index.label(r)[0]: r for r in range(len(self.index))}
-        row = self._ids.get(kept)
+        if self._ids is None:  # id / cluster -> row, built on the first duplicate that needs it
+            self._ids = self._row_map()
+        cluster = rec.get("cluster")
+        row = None
+        if isinstance(cluster, str):
+            row = self._ids.get(self.index.cluster_id(cluster), self._ids.get(cluster))
+        if row is None:
+            row = self._ids.get(kept)
         if row is None:
             self.bad += 1
             return
@@ -147,7 +273,25 @@ class Replayer:
         self.index.add_alias(
             text_hash_key(ch) if isinstance(ch, str) else None, url_hash(url_key(rec["url"])), row
         )
+        self.index.add_cited(str(self.index.kept_record(row)["cluster"]), rec.get("source"))
         self.aliases += 1
+
+    def _row_map(self) -> dict[str, int]:
+        index = self.index
+        index.flush()
+        ids: dict[str, int] = {}
+        for r in range(len(index)):
+            first = index.first_record(r)
+            ids.setdefault(str(first["id"]), r)
+            ids.setdefault(str(first["cluster"]), r)
+        for cluster, kept in index.kept.items():
+            row = ids.get(cluster)
+            if row is not None:
+                ids.setdefault(str(kept.get("id")), row)
+        for ended, final in index.renamed.items():
+            if final in ids:
+                ids.setdefault(ended, ids[final])
+        return ids
 
 
 def _needs_rebuild(index: DedupIndex, output_dir: Path) -> str | None:
@@ -157,16 +301,32 @@ def _needs_rebuild(index: DedupIndex, output_dir: Path) -> str | None:
             size = path.stat().st_size
         except OSError:
             return f"{path} is in the checkpoint but missing"
-        if size < cp["offset"]:
-            return f"{path} has {size} bytes, fewer than the {cp['offset']} indexed (rewritten)"
+        same_file = cp.get("ino", path.stat().st_ino) == path.stat().st_ino
+        if size < cp["offset"] and same_file:
+            return f"{path} has {size} bytes, fewer than the {cp['offset']} indexed (truncated)"
     return None
 
 
-def sync(index: DedupIndex, output_dir: Path) -> Replayer:
-    """Replay every output file past its checkpoint (idempotent)."""
-    rep = Replayer(index, output_dir)
+def sync(
+    index: DedupIndex,
+    output_dir: Path,
+    names: origin.Names | None = None,
+    decide: bool = False,
+    threshold: float = 1.0,
+    skip_site: str | None = None,
+) -> Replayer:
+    """Replay every output file past its checkpoint (idempotent).
+
+    ``decide``: other portals' kept records go through the decision (see the module
+    docstring); ``skip_site``: a portal whose files are left alone (the caller's own,
+    already in the index).  Unchanged files cost one ``stat``.
+    """
+    rep = Replayer(index, output_dir, names, decide, threshold)
     for path in output_files(output_dir):
-        rep.replay(path)
+        if skip_site is not None and path.parent.name == skip_site:
+            continue
+        if rep.changed(path):
+            rep.replay(path)
     return rep
 
 
@@ -264,7 +424,13 @@ def index_lock(state_dir: Path, timeout: float = 600.0) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def save_shared(index: DedupIndex, state_dir: Path, output_dir: Path) -> None:
+def save_shared(
+    index: DedupIndex,
+    state_dir: Path,
+    output_dir: Path,
+    names: origin.Names | None = None,
+    threshold: float = 1.0,
+) -> list[Op]:
     """Replay what the stores wrote since the last save, then save, under the lock.
 
     The replay covers every portal's JSONL, so when another portal's crawl saved
@@ -272,5 +438,8 @@ def save_shared(index: DedupIndex, state_dir: Path, output_dir: Path) -> None:
     the lock keeps two saves from writing segment files at the same time.
     """
     with index_lock(state_dir):
-        sync(index, output_dir)  # idempotent: records already indexed are skipped
+        # idempotent: records already indexed are skipped; other portals' kept records
+        # are decided, so copies two runs kept at the same time are reconciled
+        rep = sync(index, output_dir, names, decide=names is not None, threshold=threshold)
         index.save()
+    return rep.ops
