@@ -346,7 +346,7 @@ def test_offline_dedup_passes_lines_through_and_keeps_their_cluster(tmp_path: Pa
         for i, t in enumerate(texts)
     ]
     copy = _rec(texts[0], "http://b.cn/9.html", "b", "2022-01-02T00:00:00+08:00", cluster="x")
-    kept, dups, out = _run_offline(tmp_path, [*recs, copy])
+    _, dups, out = _run_offline(tmp_path, [*recs, copy])
     lines = (tmp_path / "in" / "all.jsonl").read_text(encoding="utf-8").splitlines()
     assert (out / "articles.jsonl").read_text(encoding="utf-8").splitlines() == lines[:3]
     assert dups[0]["cluster"] == "c0"

@@ -9,6 +9,7 @@ truth of what each page says) and against the seed documents' values.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -310,3 +311,25 @@ def test_output_loads_with_one_type_per_column_in_pandas_and_duckdb(
         "select site, count(*) from read_json_auto('*/articles.jsonl') group by 1"
     ).fetchall()
     assert sum(n for _, n in counts) == len(df)
+
+
+def test_readme_analysis_lines_run_as_written(crawled: dict[str, CrawlResult]) -> None:
+    """Each ``python …`` line of the README's analysis block, in a folder holding output/."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("then, from the repository with the virtualenv active:", 1)[1]
+    block = block.split("```", 2)[1]
+    lines = [ln for ln in block.splitlines() if ln.startswith("python ")]
+    assert len(lines) >= 5
+    cwd = next(iter(crawled.values())).output_dir.parent
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for line in lines:
+        done = subprocess.run(  # noqa: S602
+            line.replace("python ", f"{sys.executable} ", 1),
+            shell=True,  # the README's own lines, run as a user types them
+            cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (line, done.stderr[-2000:])
+        if "dtypes" in line:
+            assert "datetime64" in done.stdout, done.stdout
+            assert "UTC+08:00" in done.stdout, done.stdout
