@@ -110,12 +110,10 @@ def test_segments_merge_and_lookups_stay_right(tmp_path: Path) -> None:
     assert names == {"manifest.json"} | {s.name for s in reopened.segments}
 
 
-def _saved_index_with_output(
-    tmp_path: Path, params: IndexParams = PARAMS
-) -> tuple[Path, Path, list[dict[str, object]]]:
+def _saved_index_with_output(tmp_path: Path) -> tuple[Path, Path, list[dict[str, object]]]:
     state, output = tmp_path / "state", tmp_path / "output"
     records = [_record(t, i) for i, t in enumerate(_bodies())]
-    index = open_index(state, output, params)
+    index = open_index(state, output, PARAMS)
     assert _add(index, records) == [None] * len(records)
     path = _write_output(output, records)
     dup = dict(
@@ -202,15 +200,38 @@ def test_corrupt_or_missing_index_is_rebuilt_from_the_jsonl(
     assert len(reopened) == len(records)
 
 
-def test_wrong_parameters_mean_a_rebuild(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def _settings_params() -> IndexParams:
+    from crawler import settings
+
+    return IndexParams(
+        settings.DEDUP_SHINGLE_SIZE,
+        settings.DEDUP_NUM_PERM,
+        settings.DEDUP_SEED,
+        settings.DEDUP_SCHEME,
+        settings.DEDUP_LSH_THRESHOLD,
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        IndexParams(shingle_size=4, num_perm=64, lsh_threshold=0.4),
+        # the current defaults against an index saved with the former ones (64, 16 x 4)
+        _settings_params(),
+    ],
+)
+def test_wrong_parameters_mean_a_rebuild(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, other: IndexParams
+) -> None:
+    assert other != PARAMS
     state, output, records = _saved_index_with_output(tmp_path)
-    other = IndexParams(shingle_size=4, num_perm=64, lsh_threshold=0.4)
     with pytest.raises(IndexCorruptError, match="settings ask for"):
         DedupIndex.open(state / "dedup", other)
     with caplog.at_level(logging.INFO):
         index = open_index(state, output, other)
     assert "rebuilt" in caplog.text
     assert len(index) == len(records)
+    assert DedupIndex.open(state / "dedup", other).params == other  # saved anew
 
 
 def test_checkpoint_behind_the_jsonl_replays_the_tail(
@@ -252,27 +273,3 @@ def test_no_index_and_no_output_starts_empty(tmp_path: Path) -> None:
     index = open_index(tmp_path / "state", tmp_path / "output", PARAMS)
     assert len(index) == 0
     assert (tmp_path / "state" / "dedup" / "manifest.json").exists()
-
-
-def test_an_index_saved_with_the_former_defaults_is_rebuilt_with_a_log_line(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    from crawler import settings
-
-    current = IndexParams(
-        settings.DEDUP_SHINGLE_SIZE,
-        settings.DEDUP_NUM_PERM,
-        settings.DEDUP_SEED,
-        settings.DEDUP_SCHEME,
-        settings.DEDUP_LSH_THRESHOLD,
-    )
-    former = IndexParams(5, 64, 1, "affine32", 0.4)  # 16 bands x 4 rows
-    assert (former.bands, former.rows) != (current.bands, current.rows)
-    state, output, records = _saved_index_with_output(tmp_path, former)
-    with pytest.raises(IndexCorruptError, match="settings ask for"):
-        DedupIndex.open(state / "dedup", current)
-    with caplog.at_level(logging.INFO):
-        index = open_index(state, output, current)
-    assert "rebuilt" in caplog.text
-    assert len(index) == len(records)
-    assert DedupIndex.open(state / "dedup", current).params == current  # saved anew
