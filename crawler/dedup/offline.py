@@ -61,6 +61,7 @@ ORIGIN_FIELDS = ("site", "site_name", "source", "published_at", "published_preci
 MATCHES = ("", "url", "content_hash", "minhash")  # code -> Verdict.match ("" = kept)
 _HAS_HASH = 1  # the line has its own content_hash
 _PLAIN = 2  # the line is a JSON object with none of ADDED: reprint fields can be spliced in
+_OWN_CLUSTER = 4  # the line has a ``cluster`` of its own (a string)
 _WS = b" \t\r\n"
 
 
@@ -169,7 +170,7 @@ class Range:
     errors: list[tuple[int, str]]  # (line number within the range, 1-based; reason)
     starts: NDArray[np.int64]  # each valid record's line: absolute offsets
     ends: NDArray[np.int64]  # (the line without its newline and surrounding blanks)
-    flags: NDArray[np.uint8]  # _HAS_HASH | _PLAIN
+    flags: NDArray[np.uint8]  # _HAS_HASH | _PLAIN | _OWN_CLUSTER
     ids: list[str]
     urls: list[str]
     clusters: list[str | None]  # a record's own ``cluster`` (kept from an earlier run)
@@ -235,13 +236,18 @@ def scan_range(job: tuple[int, str, int, int, IndexParams]) -> Range:
         starts.append(line_start + lead)
         ends.append(line_start + lead + len(body))
         ch = rec.get("content_hash")
-        flags.append((_HAS_HASH if ch else 0) | (0 if any(k in rec for k in ADDED) else _PLAIN))
+        cl = rec.get("cluster")
+        own = isinstance(cl, str) and bool(cl)
+        flags.append(
+            (_HAS_HASH if ch else 0)
+            | (0 if any(k in rec for k in ADDED) else _PLAIN)
+            | (_OWN_CLUSTER if own else 0)
+        )
         ids.append(rec["id"])
         urls.append(rec["url"])
         texts.append(rec["text"])
         hashes.append(ch or None)
-        cl = rec.get("cluster")
-        clusters.append(cl if isinstance(cl, str) and cl else None)
+        clusters.append(cl if own else None)
     return Range(
         file_no=file_no,
         start=base,
@@ -329,7 +335,8 @@ class _Records:
         self.url_keys: list[NDArray[np.uint64]] = []
         self.ids: list[str] = []
         self.clusters: list[str] = []  # the cluster id of each kept row (by row)
-        self.own_clusters: dict[int, str] = {}  # record -> the ``cluster`` its line has
+        # record -> the ``cluster`` its line has, where that is not the record's id
+        self.own_clusters: dict[int, str] = {}
         self.hashes: dict[int, str] = {}  # record -> content hash computed (line has none)
         self.dup_sigs: dict[int, NDArray[np.uint32]] = {}  # record -> signature (reprints)
 
@@ -423,7 +430,7 @@ def dedup_files(
             recs.url_keys.append(rng.prep.url_keys)
             recs.ids.extend(rng.ids)
             for i, c in enumerate(rng.clusters):
-                if c:
+                if c and c != rng.ids[i]:
                     recs.own_clusters[first + i] = c
             for i in np.flatnonzero((rng.flags & _HAS_HASH) == 0).tolist():
                 recs.hashes[first + i] = rng.prep.content_hashes[i]
@@ -503,7 +510,8 @@ def _write(
                 k = int(kept_of[r])
                 if k == r:
                     summary.kept += 1
-                    if recs.own_clusters.get(r) == cluster:
+                    own = recs.own_clusters.get(r, recs.ids[r]) if flags & _OWN_CLUSTER else None
+                    if own == cluster:
                         kept_f.write(line + b"\n")
                     else:
                         kept_f.write(_with_fields(line, {"cluster": cluster}, plain))
@@ -527,7 +535,7 @@ def _write(
                 }
                 if not flags & _HAS_HASH:
                     extra = {"content_hash": recs.hashes[r], **extra}
-                dup_f.write(_with_fields(line, extra, plain and r not in recs.own_clusters))
+                dup_f.write(_with_fields(line, extra, plain))
     finally:
         for f in files:
             f.close()
