@@ -78,7 +78,6 @@ def _row(site: str, summary: dict[str, Any] | None, output_dir: Path, status: in
     summary = summary or {}
     pages = summary.get("pages", {})
     articles = summary.get("articles", {})
-    duplicates = articles.get("duplicate", {})
     dropped = articles.get("dropped", {})
     errors = summary.get("errors", {})
     total = _count_lines(output_dir / site / "articles.jsonl")
@@ -88,7 +87,7 @@ def _row(site: str, summary: dict[str, Any] | None, output_dir: Path, status: in
         str(pages.get("article", "?")),
         str(articles.get("new", "?")),
         str(articles.get("seen", "?")),
-        str(duplicates.get("total", "?")),
+        str(_count_lines(output_dir / site / "duplicates.jsonl")),
         str(sum(dropped.values()) if dropped else 0),
         str(errors.get("total", "?")),
         str(total),
@@ -108,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     replica, base_url = start_replica()
     print(f"offline replica of {len(portals)} portals at {base_url}")
-    rows: list[list[str]] = []
+    statuses: dict[str, int] = {}
     worst = 0
     env = dict(os.environ)
     try:
@@ -134,16 +133,22 @@ def run(args: argparse.Namespace) -> int:
                 status = 124
                 print(f"  {site}: timed out after {args.timeout:.0f} s", file=sys.stderr)
             worst = max(worst, status)
-            rows.append(_row(site, _latest_summary(output_dir, site), output_dir, status))
+            statuses[site] = status
     finally:
         replica.terminate()
         try:
             replica.wait(timeout=10)
         except subprocess.TimeoutExpired:
             replica.kill()
+    # After every crawl: a later portal's origin can move an earlier portal's kept
+    # reprint to its duplicates.jsonl, so the files are counted at the end.
+    rows = [
+        _row(site, _latest_summary(output_dir, site), output_dir, status)
+        for site, status in statuses.items()
+    ]
     header = [
-        "site", "list pages", "article pages", "new", "seen", "duplicates", "dropped", "errors",
-        "total kept", "",
+        "site", "list pages", "article pages", "new", "seen", "total duplicates", "dropped",
+        "errors", "total kept", "",
     ]  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
