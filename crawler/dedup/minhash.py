@@ -27,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numba
 import numpy as np
 from datasketch import MinHash
 from numpy.typing import NDArray
 
+from crawler.dedup.jit import lazy_njit
 from crawler.dedup.shingles import shingle_hashes
 
 SCHEMES = ("affine32", "legacy")
@@ -52,7 +52,7 @@ def _fmix32(h: NDArray[np.uint32]) -> NDArray[np.uint32]:
     return h
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@lazy_njit
 def _affine32_kernel(
     hashes: NDArray[np.uint32],
     a: NDArray[np.uint32],
