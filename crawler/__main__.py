@@ -15,6 +15,7 @@ COMMANDS = {
     "replica": "serve the offline replica of the seed portals on 127.0.0.1",
     "dedup": "deduplicate existing JSONL files into kept records and duplicates",
     "clusters": "print reprint clusters from an output directory",
+    "export": "write an output directory as one typed Parquet or CSV table",
     "demo": "start the replica, crawl every seed portal, print a summary",
     "schema": "write the JSON Schema of the records (crawler/schema/)",
 }

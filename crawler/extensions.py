@@ -221,9 +221,11 @@ class PortalRunExtension:
                 f"({rate:.0%}, above ERROR_RATE_LIMIT={self.error_rate_limit:.0%})"
             )
 
-        watermark: dict[str, Any] = {}
-        for start, mark in sorted(self.state.watermark.items()):
-            watermark[start] = dict(mark)
+        # A list of objects, the start URL a field: one shape for every portal
+        # (URLs as keys would make each portal's summary a different schema).
+        watermark = [
+            {"start_url": start, **mark} for start, mark in sorted(self.state.watermark.items())
+        ]
         return {
             "site": self.state.site,
             "started": _utc(self.started),

@@ -39,7 +39,8 @@ class ArticleItem:
     site_name: str  # portal display name
     title: str | None  # headline, simplified script
     original_title: str | None  # the ``原标题:`` line, when the page gives one
-    published_at: str | None  # YYYY-MM-DDTHH:MM:SS+08:00, YYYY-MM-DD, or null
+    published_at: str | None  # ISO 8601 timestamp with offset (YYYY-MM-DDTHH:MM:SS+08:00), or null
+    published_precision: str | None  # what the page gave: second, minute, day (null: no date)
     source: str | None  # 来源: the publication the article comes from
     authors: list[str]  # 作者 / 记者 names, job titles removed
     editors: list[str]  # 编辑

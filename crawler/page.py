@@ -37,6 +37,7 @@ Quality flags set here (the date flags come from ``pipelines.metadata``):
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from crawler.ids import content_hash, record_id
@@ -49,6 +50,7 @@ from crawler.settings import (
     TEXT_MAX_CHARS,
 )
 from pipelines.charset import decode_html, looks_garbled, strip_inline_data
+from pipelines.dates import CHINA_TZ
 from pipelines.dom import Line, linearize, parse_html
 from pipelines.extract import body_start, extract_body, paywall_after_body
 from pipelines.metadata import extract_metadata, meta_tags
@@ -64,8 +66,26 @@ _PLACEHOLDER = re.compile(
     r"|(?<=[\u4e00-\u9fff《“])(?:[Xx]{2,3}|×{2,})(?![A-Za-z])"
     r"|(?<!\d)[12]\d[Xx]{2}\s*年|(?<![A-Za-z\d])[Xx]\s*[万千百亿](?=[\u4e00-\u9fff])"
 )
+CHINA_OFFSET = timedelta(hours=8)
 # A list line: a link title followed by a date (or nothing).
 _LIST_DATE_TAIL = re.compile(r"[\[(]?\s*(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}\s*[\])]?$")
+
+
+def full_timestamp(value: str | None, precision: str | None) -> tuple[str | None, str | None]:
+    """``(published_at, published_precision)`` of the record: always a full timestamp.
+
+    The metadata stage gives ``YYYY-MM-DD`` for a day-only date; the record
+    writes it at midnight China time with precision ``day``, so the column has
+    one type (a timestamp with its offset) in every record.
+    """
+    if not value:
+        return None, None
+    if len(value) == 10:  # YYYY-MM-DD
+        return f"{value}T00:00:00+08:00", "day"
+    when = datetime.fromisoformat(value)
+    if when.utcoffset() != CHINA_OFFSET:  # a meta tag's own zone: one offset per column
+        value = when.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+    return value, precision or "second"
 
 
 def _dedupe(items: list[str]) -> list[str]:
@@ -123,6 +143,7 @@ def _unread(page: PageItem, flag: str, fixes: list[str]) -> ArticleItem:
         title=None,
         original_title=None,
         published_at=None,
+        published_precision=None,
         source=None,
         authors=[],
         editors=[],
@@ -213,6 +234,7 @@ def process_page(
         fixes.append("lost_bytes")
 
     original_title = body.original_title or md.original_title
+    published_at, published_precision = full_timestamp(md.published_at, md.published_precision)
     return ArticleItem(
         id=record_id(page.url),
         url=page.url,
@@ -220,7 +242,8 @@ def process_page(
         site_name=page.site_name,
         title=normalize_text(md.title) if md.title else None,
         original_title=normalize_text(original_title) if original_title else None,
-        published_at=md.published_at,
+        published_at=published_at,
+        published_precision=published_precision,
         source=md.source,
         authors=md.authors,
         editors=md.editors,
@@ -247,10 +270,6 @@ def process_file(
     selectors: dict[str, str] | None = None,
 ) -> ArticleItem:
     """``process_page`` on a saved HTML file (URL defaults to ``file://`` + absolute path)."""
-    from datetime import datetime
-
-    from pipelines.dates import CHINA_TZ
-
     path = Path(path)
     body = path.read_bytes()
     page = PageItem(

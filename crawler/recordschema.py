@@ -24,12 +24,13 @@ _PATTERNS = {
     "id": r"^[0-9a-f]{16}$",
     "content_hash": r"^[0-9a-f]{40}$",
     "url": r"^(https?|file)://",
-    "published_at": r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2})?$",
+    "published_at": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$",
     "fetched_at": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$",
 }
 _ENUMS = {
     "original_script": ["simplified", "traditional", "mixed"],
     "match": ["content_hash", "url", "minhash"],
+    "published_precision": ["second", "minute", "day"],
 }
 
 
@@ -69,8 +70,12 @@ def _schema_for(cls: type, title: str, description: str) -> dict[str, Any]:
         else:
             target["pattern"] = pattern
     for name, values in _ENUMS.items():
-        if name in props:
-            props[name]["enum"] = values
+        target = props.get(name)
+        if target is None:
+            continue
+        for option in target.get("anyOf", [target]):  # a nullable field: on its string type
+            if option.get("type") == "string":
+                option["enum"] = values
     for name, prop in props.items():
         if prop.get("type") == "array":
             prop["items"] = {"type": "string", "minLength": 1}

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import opencc
 
-__all__ = ["detect_script", "strip_pinyin", "to_simplified"]
+__all__ = ["detect_script", "strip_pinyin", "to_simplified", "traditional_only"]
 
 _DATA = Path(__file__).with_name("data")
 _CONFIG = "tw2s"  # see the module docstring for why
@@ -110,6 +110,15 @@ def _counts(text: str) -> tuple[int, int]:
     cps = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
     flags = np.take(_script_lut(), cps[cps >= 0x3400])
     return int(np.count_nonzero(flags & _F_TRAD)), int(np.count_nonzero(flags & _F_SIMP))
+
+
+def traditional_only() -> np.ndarray:
+    """Boolean table over the BMP: the characters only traditional text uses.
+
+    ``to_simplified`` changes no text without one of them: a quick gate for
+    callers that already hold the code points.
+    """
+    return (_script_lut() & _F_TRAD).astype(bool)
 
 
 def detect_script(text: str) -> str:

@@ -37,7 +37,7 @@ def _record(text: str, n: int, site: str = "siteA") -> dict[str, object]:
         "url": url,
         "site": site,
         "title": f"标题{n}",
-        "published_at": "2022-07-15",
+        "published_at": "2022-07-15T00:00:00+08:00",
         "text": text,
         "content_hash": content_hash(text),
     }
@@ -200,15 +200,38 @@ def test_corrupt_or_missing_index_is_rebuilt_from_the_jsonl(
     assert len(reopened) == len(records)
 
 
-def test_wrong_parameters_mean_a_rebuild(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def _settings_params() -> IndexParams:
+    from crawler import settings
+
+    return IndexParams(
+        settings.DEDUP_SHINGLE_SIZE,
+        settings.DEDUP_NUM_PERM,
+        settings.DEDUP_SEED,
+        settings.DEDUP_SCHEME,
+        settings.DEDUP_LSH_THRESHOLD,
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        IndexParams(shingle_size=4, num_perm=64, lsh_threshold=0.4),
+        # the current defaults against an index saved with the former ones (64, 16 x 4)
+        _settings_params(),
+    ],
+)
+def test_wrong_parameters_mean_a_rebuild(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, other: IndexParams
+) -> None:
+    assert other != PARAMS
     state, output, records = _saved_index_with_output(tmp_path)
-    other = IndexParams(shingle_size=4, num_perm=64, lsh_threshold=0.4)
     with pytest.raises(IndexCorruptError, match="settings ask for"):
         DedupIndex.open(state / "dedup", other)
     with caplog.at_level(logging.INFO):
         index = open_index(state, output, other)
     assert "rebuilt" in caplog.text
     assert len(index) == len(records)
+    assert DedupIndex.open(state / "dedup", other).params == other  # saved anew
 
 
 def test_checkpoint_behind_the_jsonl_replays_the_tail(

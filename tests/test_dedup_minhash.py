@@ -122,3 +122,18 @@ def test_band_keys_give_the_candidates_of_datasketchs_minhashlsh() -> None:
     same = np.zeros((1, 64), dtype=np.uint32)
     k = band_keys(same, bands, rows)[0]
     assert len(set(k.tolist())) == bands
+
+
+def test_the_kept_character_table_is_dedup_texts_rule_on_every_code_point() -> None:
+    import unicodedata
+
+    from crawler.dedup.shingles import _KEEP, _flag_table
+    from crawler.ids import _STRIP_CATEGORIES
+
+    kept = (_flag_table() & _KEEP).astype(bool)
+    expected = np.fromiter(
+        (unicodedata.category(chr(c))[0] not in _STRIP_CATEGORIES for c in range(0x110000)),
+        dtype=bool,
+        count=0x110000,
+    )
+    assert np.array_equal(kept, expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,9 @@ def test_offline_dedup_writes_kept_and_duplicates_and_reports_bad_lines(
     dups = [
         json.loads(x) for x in (out / "duplicates.jsonl").read_text(encoding="utf-8").splitlines()
     ]
-    assert kept[0] == orig  # unchanged, unknown fields included
+    # unchanged, unknown fields included; the cluster id added (the record had none)
+    assert kept[0] == {**orig, "cluster": orig["id"]}
+    assert {d["cluster"] for d in dups if d["duplicate_of"] == orig["id"]} == {orig["id"]}
     assert [k["site"] for k in kept] == ["lnchangan", "lnzf", "shenyang"]
     by_site = {d["site"]: d for d in dups}
     assert by_site["news"]["match"] == "minhash"
@@ -254,3 +257,173 @@ def test_clusters_group_by_cluster_and_pick_the_origin_when_a_move_is_pending(
         (reprint["url"], "kept"),
         (other["url"], "minhash"),
     }
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+
+
+def _portal_output(root: Path, site: str, n: int) -> Path:
+    folder = root / site
+    texts = list(dict.fromkeys(p["b"] for p in _pairs() if p["kind"] == "same_meeting"))[:n]
+    _write_jsonl(
+        folder / "articles.jsonl",
+        [_rec(t, f"http://{site}.cn/{i}.html", site, "2022-01-01") for i, t in enumerate(texts)],
+    )
+    return folder
+
+
+def test_offline_dedup_refuses_an_input_folder_as_output_and_keeps_the_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _portal_output(tmp_path, "cri", 6)
+    before = (folder / "articles.jsonl").read_bytes()
+    argv = [str(folder / "articles.jsonl"), "--out", str(folder), "--workers", "0"]
+    assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+    err = capsys.readouterr().err
+    assert "is the folder of input" in err
+    assert (folder / "articles.jsonl").read_bytes() == before
+    # --force does not make it acceptable, nor does another spelling of the same folder
+    for out in (str(folder), str(folder / ".." / "cri"), str(folder) + "/"):
+        argv = [str(folder / "articles.jsonl"), "--out", out, "--force", "--workers", "0"]
+        assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+        assert (folder / "articles.jsonl").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["articles.jsonl"]
+
+
+def test_offline_dedup_refuses_an_output_folder_with_data_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _portal_output(tmp_path, "lnzf", 4)
+    other = _portal_output(tmp_path, "cri", 6)
+    theirs = (other / "articles.jsonl").read_bytes()
+    argv = [str(source / "articles.jsonl"), "--out", str(other), "--workers", "0"]
+    assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+    assert "holds data" in capsys.readouterr().err
+    assert (other / "articles.jsonl").read_bytes() == theirs
+    assert dedup_cmd.run(_args(dedup_cmd, [*argv, "--force"])) == 0
+    kept = (other / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["site"] for x in kept] == ["lnzf"] * 4
+    assert (other / "duplicates.jsonl").read_text(encoding="utf-8") == ""
+    assert sorted(p.name for p in other.iterdir()) == ["articles.jsonl", "duplicates.jsonl"]
+    # an empty folder or one that does not exist yet needs no --force
+    (tmp_path / "empty").mkdir()
+    for out in ("empty", "new/deeper"):
+        argv = [str(source / "articles.jsonl"), "--out", str(tmp_path / out), "--workers", "0"]
+        assert dedup_cmd.run(_args(dedup_cmd, argv)) == 0
+
+
+def test_offline_dedup_failing_midway_leaves_the_output_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.dedup import offline
+
+    source = _portal_output(tmp_path, "lnzf", 4)
+    out = _portal_output(tmp_path, "old", 3)
+    before = (out / "articles.jsonl").read_bytes()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(offline.Deduplicator, "decide", broken)
+    argv = [str(source / "articles.jsonl"), "--out", str(out), "--force", "--workers", "0"]
+    assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
+    assert (out / "articles.jsonl").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["articles.jsonl"]
+
+
+def _run_offline(
+    tmp_path: Path, records: list[dict[str, Any]], *extra: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Path]:
+    source = tmp_path / "in" / "all.jsonl"
+    _write_jsonl(source, records)
+    out = tmp_path / "out"
+    argv = [str(source), "--out", str(out), "--workers", "0", *extra]
+    assert dedup_cmd.run(_args(dedup_cmd, argv)) == 0
+    read = [
+        [json.loads(x) for x in (out / name).read_text(encoding="utf-8").splitlines()]
+        for name in ("articles.jsonl", "duplicates.jsonl")
+    ]
+    return read[0], read[1], out
+
+
+def test_offline_dedup_keeps_the_origin_not_the_first_seen(tmp_path: Path) -> None:
+    lead = next(p for p in _pairs() if p["kind"] == "first_line" and p["note"].startswith("000"))
+    reprint = _rec(lead["b"], "http://agg.cn/1.html", "agg", "2022-07-15T08:00:00+08:00",
+                   site_name="某聚合网", source="辽宁日报")  # fmt: skip
+    later = _rec(lead["a"], "http://lnrb.cn/1.html", "lnrb", "2022-07-15T09:30:00+08:00",
+                 site_name="辽宁日报", source=None)  # fmt: skip
+    third = _rec(lead["a"], "http://c.cn/1.html", "c", "2022-07-14T09:30:00+08:00",
+                 site_name="丙", source=None)  # fmt: skip
+    kept, dups, _ = _run_offline(tmp_path, [reprint, later, third])
+    # named as 来源 by another copy: kept, though seen second and published after the third
+    assert [k["url"] for k in kept] == [later["url"]]
+    assert {d["url"]: (d["duplicate_of"], d["match"]) for d in dups} == {
+        reprint["url"]: (later["id"], "minhash"),
+        third["url"]: (later["id"], "content_hash"),
+    }
+    assert {d["cluster"] for d in [*kept, *dups]} == {reprint["id"]}  # the first seen's id
+    assert 0.5 <= next(d for d in dups if d["url"] == reprint["url"])["similarity"] < 1
+    # no copy named: the earliest published
+    later["site_name"] = "某报"
+    kept, dups, _ = _run_offline(tmp_path / "2", [reprint, later, third])
+    assert [k["url"] for k in kept] == [third["url"]]
+
+
+def test_offline_dedup_passes_lines_through_and_keeps_their_cluster(tmp_path: Path) -> None:
+    texts = list(dict.fromkeys(p["b"] for p in _pairs() if p["kind"] == "same_meeting"))[:3]
+    recs = [
+        _rec(t, f"http://a.cn/{i}.html", "a", "2022-01-01T00:00:00+08:00", cluster=f"c{i}")
+        for i, t in enumerate(texts)
+    ]
+    copy = _rec(texts[0], "http://b.cn/9.html", "b", "2022-01-02T00:00:00+08:00", cluster="x")
+    _, dups, out = _run_offline(tmp_path, [*recs, copy])
+    lines = (tmp_path / "in" / "all.jsonl").read_text(encoding="utf-8").splitlines()
+    assert (out / "articles.jsonl").read_text(encoding="utf-8").splitlines() == lines[:3]
+    assert dups[0]["cluster"] == "c0"
+    assert dups[0]["duplicate_of"] == recs[0]["id"]
+
+
+def test_offline_dedup_finds_traditional_script_and_full_width_reprints(tmp_path: Path) -> None:
+    trad = [p for p in _pairs() if p["note"].endswith("traditional, full-width")][:5]
+    recs = []
+    for i, pair in enumerate(trad):
+        recs.append(_rec(pair["a"], f"http://s.cn/{i}.html", "s", "2022-01-01T00:00:00+08:00"))
+        recs.append(_rec(pair["b"], f"http://t.cn/{i}.html", "t", "2022-01-02T00:00:00+08:00"))
+    kept, dups, _ = _run_offline(tmp_path, recs)
+    assert [k["site"] for k in kept] == ["s"] * 5
+    assert [d["site"] for d in dups] == ["t"] * 5
+    # the same text once normalised (but for a 著/着 that OpenCC's tw2s writes the mainland way)
+    assert [d["match"] for d in dups].count("content_hash") >= 4
+
+
+def test_offline_dedup_many_ranges_in_workers_give_the_same_output(tmp_path: Path) -> None:
+    from crawler import settings
+    from crawler.dedup.index import IndexParams
+    from crawler.dedup.offline import dedup_files
+
+    pairs = _pairs()
+    recs = [_rec(p[k], f"http://x.cn/{i}-{k}.html", "x", "2022-01-01T00:00:00+08:00")
+            for i, p in enumerate(pairs) for k in ("a", "b")]  # fmt: skip
+    source = tmp_path / "all.jsonl"
+    _write_jsonl(source, recs)
+    with source.open("ab") as f:
+        f.write(b"\n  \n{broken\n")
+    params = IndexParams(
+        settings.DEDUP_SHINGLE_SIZE, settings.DEDUP_NUM_PERM, settings.DEDUP_SEED,
+        settings.DEDUP_SCHEME, settings.DEDUP_LSH_THRESHOLD,
+    )  # fmt: skip
+    outputs = []
+    for name, workers, chunk in (("one", 0, 1 << 30), ("small", 0, 4096), ("pool", 2, 7919)):
+        report = io.StringIO()
+        summary = dedup_files([source], tmp_path / name, params, settings.DEDUP_THRESHOLD,
+                              workers=workers, chunk_bytes=chunk, report=report)  # fmt: skip
+        assert summary.read == len(recs) + 1
+        assert summary.malformed == 1
+        assert f"{source}:{len(recs) + 3}: bad JSON" in report.getvalue()
+        outputs.append([(tmp_path / name / f).read_bytes() for f in ("articles.jsonl",
+                        "duplicates.jsonl")])  # fmt: skip
+    assert outputs[0] == outputs[1] == outputs[2]

@@ -37,7 +37,8 @@ def article(text: str, url: str, site: str = "lnchangan") -> ArticleItem:
         site_name=site,
         title="全省社会治理工作会议召开",
         original_title=None,
-        published_at="2022-07-15",
+        published_at="2022-07-15T00:00:00+08:00",
+        published_precision="day",
         source="辽宁日报",
         authors=[],
         editors=[],
@@ -183,7 +184,7 @@ def test_a_better_origin_arriving_later_replaces_the_kept_reprint(crawler: Any) 
     pair = _pair("first_line", "000")
     reprint = dataclasses.replace(
         article(pair["b"], "https://ln.cri.cn/r.html", "cri"),
-        published_at="2022-07-16",
+        published_at="2022-07-16T00:00:00+08:00",
         source="四川法制网",
     )
     assert pipe.process_item(reprint) is reprint
@@ -191,7 +192,7 @@ def test_a_better_origin_arriving_later_replaces_the_kept_reprint(crawler: Any) 
     origin = dataclasses.replace(
         article(pair["a"], "http://www.scfzw.net/o.html", "scfzw"),
         site_name="四川法制网",
-        published_at="2022-07-17",  # later, but the reprint names it as 来源
+        published_at="2022-07-17T00:00:00+08:00",  # later, but the reprint names it as 来源
     )
     assert pipe.process_item(origin) is origin
     assert origin.cluster == reprint.id  # the cluster keeps its id
@@ -210,7 +211,8 @@ def test_a_better_origin_arriving_later_replaces_the_kept_reprint(crawler: Any) 
     ]
     # a third copy, dated earlier than both: the origin another copy cites stays kept
     third = dataclasses.replace(
-        article(pair["a"] + "。", "http://www.third.cn/3.html", "third"), published_at="2022-07-01"
+        article(pair["a"] + "。", "http://www.third.cn/3.html", "third"),
+        published_at="2022-07-01T00:00:00+08:00",
     )
     with pytest.raises(DropItem, match=origin.id):
         pipe.process_item(third)
@@ -239,10 +241,12 @@ def test_copies_kept_by_two_runs_at_once_are_reconciled_at_close(tmp_path: Path)
     early = dataclasses.replace(
         article(pair["a"], "http://www.lnzf.gov.cn/a.html", "lnzf"),
         published_at="2022-07-15T08:00:00+08:00",
+        published_precision="second",
     )
     late = dataclasses.replace(
         article(pair["b"], "https://ln.cri.cn/b.html", "cri"),
         published_at="2022-07-15T14:00:00+08:00",
+        published_precision="second",
     )
     assert first.process_item(early) is early  # neither run has seen the other's copy yet
     assert second.process_item(late) is late

@@ -50,6 +50,21 @@ def test_pair_set_is_labelled_and_varied() -> None:
     negatives = {p["kind"] for p in pairs if p["label"] == 0}
     assert {"same_meeting", "seed_vs_seed", "same_template"} <= negatives
     assert sum(p["label"] == 0 for p in pairs) >= 25
+    # the harder classes, each with whether it should match (build_pairs.HARD_CLASSES)
+    hard = {
+        "abridged": (1, 22), "editor_note": (1, 10), "reordered": (1, 10),
+        "traditional_raw": (1, 27), "same_meeting_quote": (0, 10),
+        "shared_template_third": (0, 10),
+    }  # fmt: skip
+    for kind, (label, at_least) in hard.items():
+        of_kind = [p for p in pairs if p["kind"] == kind]
+        assert len(of_kind) >= at_least, kind
+        assert {p["label"] for p in of_kind} == {label}, kind
+    quotes = [p for p in pairs if p["kind"] == "same_meeting_quote"]
+    ev = evaluate(quotes, PARAMS, settings.DEDUP_THRESHOLD)
+    assert max(ev.true_sim[0]) >= 0.33  # as close as real same-meeting reports come
+    abridged = evaluate([p for p in pairs if p["kind"] == "abridged"], PARAMS, 1.0)
+    assert min(abridged.true_sim[1]) < 0.6  # reprints down to the 0.55-0.6 range
 
 
 def test_precision_and_recall_meet_the_floors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,10 +9,15 @@ truth of what each page says) and against the seed documents' values.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jsonschema
+import pandas as pd
 import pytest
 from crawlrun import CrawlResult, crawl
 
@@ -246,3 +251,86 @@ def test_clusters_name_the_original_of_every_reprint(crawled: dict[str, CrawlRes
     assert bad == 0
     origins = {c["origin"] for c in clusters}
     assert origins == {group["kept"] for group in MANIFEST["duplicate_groups"]}
+
+
+LIST_FIELDS = ("authors", "editors", "responsible_editors", "quality_flags", "fixes")
+
+
+def test_output_loads_with_one_type_per_column_in_pandas_and_duckdb(
+    crawled: dict[str, CrawlResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Crawl output plus a day-only page (extract) read as the README says."""
+    output = next(iter(crawled.values())).output_dir
+    day_only = Path(__file__).parent / "fixtures" / "trs_sx" / "trs_url_date_only"
+    meta = json.loads((day_only / "meta.json").read_text(encoding="utf-8"))
+    extracted = subprocess.run(
+        [sys.executable, "-m", "crawler", "extract", "--url", meta["url"],
+         str(day_only / "page.html")],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert json.loads(extracted)["published_precision"] == "day"
+    data = tmp_path / "data"
+    for path in output.glob("*/*.jsonl"):
+        target = data / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    (data / "trs_sx").mkdir()
+    (data / "trs_sx" / "articles.jsonl").write_text(extracted, encoding="utf-8")
+    files = sorted(f for f in data.glob("*/*.jsonl") if f.stat().st_size)
+    df = pd.concat(
+        [pd.read_json(f, lines=True) for f in sorted(data.glob("*/articles.jsonl"))],
+        ignore_index=True,
+    )
+    assert df["published_precision"].isna().sum() == df["published_at"].isna().sum()
+    assert {"second", "minute", "day"} <= set(df["published_precision"].dropna())
+    for one in [pd.read_json(f, lines=True) for f in files]:
+        for column in ("published_at", "fetched_at"):
+            if one[column].notna().any():
+                assert isinstance(one[column].dtype, pd.DatetimeTZDtype), (column, one.dtypes)
+                assert str(one[column].dtype.tz) == "UTC+08:00"
+        for column in LIST_FIELDS:
+            assert all(isinstance(v, list) for v in one[column]), column
+    monkeypatch.chdir(data)
+    con = duckdb.connect()
+    types = dict(
+        con.execute(
+            "select column_name, column_type from (describe select * from "
+            "read_json_auto('*/*.jsonl', union_by_name = true))"
+        ).fetchall()
+    )
+    assert types["published_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["fetched_at"] == "TIMESTAMP WITH TIME ZONE"
+    for column in LIST_FIELDS:
+        assert types[column] == "VARCHAR[]", column
+    assert types["published_precision"] == "VARCHAR"
+    (day,) = con.execute(
+        "select strftime(published_at at time zone 'Asia/Shanghai', '%Y-%m-%d %H:%M') "
+        "from read_json_auto('trs_sx/articles.jsonl')"
+    ).fetchone()
+    assert day == "2021-03-05 00:00"
+    counts = con.execute(
+        "select site, count(*) from read_json_auto('*/articles.jsonl') group by 1"
+    ).fetchall()
+    assert sum(n for _, n in counts) == len(df)
+
+
+def test_readme_analysis_lines_run_as_written(crawled: dict[str, CrawlResult]) -> None:
+    """Each ``python …`` line of the README's analysis block, in a folder holding output/."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("then, from the repository with the virtualenv active:", 1)[1]
+    block = block.split("```", 2)[1]
+    lines = [ln for ln in block.splitlines() if ln.startswith("python ")]
+    assert len(lines) >= 5
+    cwd = next(iter(crawled.values())).output_dir.parent
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for line in lines:
+        done = subprocess.run(  # noqa: S602
+            line.replace("python ", f"{sys.executable} ", 1),
+            shell=True,  # the README's own lines, run as a user types them
+            cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (line, done.stderr[-2000:])
+        if "dtypes" in line:
+            assert "datetime64" in done.stdout, done.stdout
+            assert "UTC+08:00" in done.stdout, done.stdout

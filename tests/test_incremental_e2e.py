@@ -126,7 +126,8 @@ def test_second_run_fetches_only_list_pages_and_writes_nothing(
     assert s2["articles"]["seen"] >= 1
     assert s2["articles"]["duplicate"]["total"] == 0
     assert s2["errors"]["total"] == 0
-    mark = s2["watermark"]["http://www.scfzw.net/shzl/index.html"]
+    (mark,) = s2["watermark"]  # a list: one object per start URL
+    assert mark["start_url"] == "http://www.scfzw.net/shzl/index.html"
     assert mark["list_pages"] == 1
     assert mark["stop"] == "no new articles"
     assert mark["stopped_at"] == "http://www.scfzw.net/shzl/index_2.html"
@@ -203,7 +204,8 @@ def test_since_keeps_newer_articles_and_stops_at_an_older_list_page(
     # page 2 lists 08-30 and 08-27 (dates in the URLs): older, so page 3 is never read
     assert s["pages"]["list"] == 2
     assert s["articles"]["dropped"]["before_since"] == 2
-    mark = s["watermark"]["http://www.scfzw.net/shzl/index.html"]
+    (mark,) = s["watermark"]  # a list: one object per start URL
+    assert mark["start_url"] == "http://www.scfzw.net/shzl/index.html"
     assert mark["stopped_at"] == "http://www.scfzw.net/shzl/index_3.html"
     assert "since" in mark["stop"]
     assert s["exit_status"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -225,3 +226,30 @@ def test_replica_pages_give_their_manifest_records(url: str, expected: dict) -> 
     else:
         assert item.text.startswith(expected["text_start"])
         assert item.text.endswith(expected["text_end"])
+
+
+def test_published_at_is_always_a_full_timestamp_with_its_precision() -> None:
+    from crawler.page import full_timestamp
+
+    assert full_timestamp("2022-07-15", "day") == ("2022-07-15T00:00:00+08:00", "day")
+    assert full_timestamp("2022-07-15T10:12:00+08:00", "minute") == (
+        "2022-07-15T10:12:00+08:00",
+        "minute",
+    )
+    assert full_timestamp("2022-07-15T10:12:31+08:00", "second") == (
+        "2022-07-15T10:12:31+08:00",
+        "second",
+    )
+    # a zone the page stated is written in China time: one offset in the column
+    assert full_timestamp("2022-07-15T02:12:31+00:00", "second") == (
+        "2022-07-15T10:12:31+08:00",
+        "second",
+    )
+    assert full_timestamp(None, None) == (None, None)
+
+
+def test_a_day_only_page_gives_midnight_china_time_with_precision_day() -> None:
+    fixture = Path(__file__).parent / "fixtures" / "trs_sx" / "trs_url_date_only"
+    meta = json.loads((fixture / "meta.json").read_text(encoding="utf-8"))
+    item = process_file(fixture / "page.html", meta["url"], meta.get("fetched_at"))
+    assert (item.published_at, item.published_precision) == ("2021-03-05T00:00:00+08:00", "day")

@@ -45,6 +45,7 @@ def article(n: int, **extra: Any) -> ArticleItem:
         "title": f"渠县召开平安建设推进会（{n}）",
         "original_title": None,
         "published_at": "2021-09-02T17:33:01+08:00",
+        "published_precision": "second",
         "source": "渠县政法委",
         "authors": [],
         "editors": [],
@@ -294,8 +295,13 @@ def test_since_filter_drops_older_and_keeps_undated(tmp_path: Path) -> None:
     spider.since = "2021-09-01"  # type: ignore[attr-defined]
     pipe = SinceFilterPipeline.from_crawler(crawler)
     crawler.signals.send_catch_log(scrapy.signals.spider_opened, spider=spider)
-    assert pipe.process_item(article(1, published_at="2021-09-01")) is not None
-    assert pipe.process_item(article(2, published_at=None)) is not None
+    assert (
+        pipe.process_item(
+            article(1, published_at="2021-09-01T00:00:00+08:00", published_precision="day")
+        )
+        is not None
+    )
+    assert pipe.process_item(article(2, published_at=None, published_precision=None)) is not None
     with pytest.raises(DropItem, match="before since"):
         pipe.process_item(article(3, published_at="2021-08-31T23:59:00+08:00"))
     assert crawler.stats.get_value("incremental/before_since") == 1
@@ -305,7 +311,12 @@ def test_since_filter_without_since_keeps_everything(tmp_path: Path) -> None:
     crawler = make_crawler(tmp_path)
     pipe = SinceFilterPipeline.from_crawler(crawler)
     crawler.signals.send_catch_log(scrapy.signals.spider_opened, spider=crawler.spider)
-    assert pipe.process_item(article(1, published_at="1999-01-01")) is not None
+    assert (
+        pipe.process_item(
+            article(1, published_at="1999-01-01T00:00:00+08:00", published_precision="day")
+        )
+        is not None
+    )
 
 
 def test_a_duplicate_of_itself_never_written_is_the_original(tmp_path: Path) -> None:

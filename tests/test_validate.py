@@ -19,6 +19,7 @@ def article(text: str = "正文。" * 60, flags: list[str] | None = None) -> Art
         title="标题",
         original_title=None,
         published_at=None,
+        published_precision=None,
         source=None,
         authors=[],
         editors=[],

@@ -1,12 +1,15 @@
 """Deduplicate existing JSONL files (other machines' output, older runs).
 
-    python -m crawler dedup INPUT.jsonl... --out DIR [--threshold X] [--shingle N] [--num-perm N]
+    python -m crawler dedup INPUT.jsonl... --out DIR [--force] [--threshold X] [--shingle N]
 
 Writes DIR/articles.jsonl (kept records, unchanged) and DIR/duplicates.jsonl
 (reprints with duplicate_of, similarity and match added), with the crawl's
-algorithm and DEDUP_* defaults.  The first record seen is kept.  Malformed
-lines are reported as FILE:LINE on stderr, skipped and counted; the exit
-status is 1 when any line was skipped, 2 on bad arguments or unreadable input.
+algorithm and DEDUP_* defaults.  DIR may not be the folder of an input, and a
+DIR that holds files is refused unless --force; both files are written as
+temporary files and renamed into place once complete, so a failed run leaves
+DIR as it was.  Malformed lines are reported as FILE:LINE on stderr, skipped
+and counted; the exit status is 1 when any line was skipped, 2 on bad
+arguments, unreadable input or an output that cannot be written.
 """
 
 from __future__ import annotations
@@ -18,12 +21,17 @@ from pathlib import Path
 from crawler import settings
 from crawler.dedup.index import IndexParams
 from crawler.dedup.minhash import SCHEMES
-from crawler.dedup.offline import dedup_files
+from crawler.dedup.offline import check_output, dedup_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT.jsonl")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace articles.jsonl and duplicates.jsonl in a DIR that already holds files",
+    )
     parser.add_argument(
         "--threshold",
         type=float,
@@ -73,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         if not path.is_file():
             print(f"dedup: {path}: no such file", file=sys.stderr)
             return 2
+    problem = check_output(args.inputs, args.out, force=args.force)
+    if problem is not None:
+        print(f"dedup: {problem}", file=sys.stderr)
+        return 2
     params = IndexParams(
         shingle_size=args.shingle,
         num_perm=args.num_perm,

@@ -9,8 +9,14 @@ datasketch's arithmetic to all shingle hashes of a document at once:
 - ``"legacy"`` (datasketch < 2): ``(a * h + b) % (2**61 - 1) & (2**32 - 1)``
   on uint64, the modulo done with the Mersenne-prime fold.
 
-Measured on 2,000 shingles, 128 permutations: affine32 0.2 ms per document,
-legacy 3.7 ms (uint64 modulo), datasketch ``update`` per shingle 10+ ms.
+The affine32 signature is computed by a small numba kernel (one pass over
+the shingles per permutation, the minimum kept in a register): measured on
+2,000 shingles, 17 us for 64 permutations and 29 us for 128, against 116 us
+and 198 us for the numpy form (three passes over a permutations x shingles
+block), which stays as the reference (:meth:`MinHasher.signature_numpy`,
+tested equal).  numba compiles the kernel once and caches it on disk
+(``cache=True``).  legacy: 3.7 ms (uint64 modulo); datasketch ``update`` per
+shingle: 10+ ms.
 Signatures are stored as uint32 (both schemes produce values below 2**32).
 Tests check that ``datasketch.MinHash(num_perm, seed, scheme=...,
 hashfunc=shingle_hash)`` updated shingle by shingle gives the same values.
@@ -25,6 +31,7 @@ import numpy as np
 from datasketch import MinHash
 from numpy.typing import NDArray
 
+from crawler.dedup.jit import lazy_njit
 from crawler.dedup.shingles import shingle_hashes
 
 SCHEMES = ("affine32", "legacy")
@@ -45,6 +52,33 @@ def _fmix32(h: NDArray[np.uint32]) -> NDArray[np.uint32]:
     return h
 
 
+@lazy_njit
+def _affine32_kernel(
+    hashes: NDArray[np.uint32],
+    a: NDArray[np.uint32],
+    b: NDArray[np.uint32],
+    out: NDArray[np.uint32],
+) -> None:  # pragma: no cover - compiled by numba (tested through MinHasher.signature)
+    n = hashes.shape[0]
+    mask = np.uint64(0xFFFFFFFF)
+    x = np.empty(n, dtype=np.uint32)
+    for j in range(n):  # MurmurHash3 fmix32, as datasketch's affine32 scheme
+        v = np.uint64(hashes[j])
+        v ^= v >> np.uint64(16)
+        v = (v * np.uint64(0x85EBCA6B)) & mask
+        v ^= v >> np.uint64(13)
+        v = (v * np.uint64(0xC2B2AE35)) & mask
+        v ^= v >> np.uint64(16)
+        x[j] = np.uint32(v)
+    for i in range(a.shape[0]):  # a * h + b modulo 2**32, minimum over the shingles
+        ai = a[i]
+        bi = b[i]
+        m = np.uint32(0xFFFFFFFF)
+        for j in range(n):
+            m = min(m, np.uint32(np.uint32(ai * x[j]) + bi))
+        out[i] = m
+
+
 class MinHasher:
     """Signatures of shingle-hash arrays, datasketch-compatible."""
 
@@ -59,14 +93,27 @@ class MinHasher:
         self._b: NDArray[np.unsignedinteger[Any]]
         self._buf = np.empty(0, dtype=np.uint32)  # reused: fresh large arrays cost page faults
         if scheme == "affine32":
-            self._a = np.ascontiguousarray(a, dtype=np.uint32)[:, None]
-            self._b = np.ascontiguousarray(b, dtype=np.uint32)[:, None]
+            self._a32 = np.ascontiguousarray(a, dtype=np.uint32)
+            self._b32 = np.ascontiguousarray(b, dtype=np.uint32)
+            self._a = self._a32[:, None]
+            self._b = self._b32[:, None]
         else:
             self._a = np.ascontiguousarray(a, dtype=np.uint64)[:, None]
             self._b = np.ascontiguousarray(b, dtype=np.uint64)[:, None]
 
     def signature(self, hashes: NDArray[np.uint32]) -> NDArray[np.uint32]:
         """The signature (``num_perm`` uint32 values) of one set of shingle hashes."""
+        if self.scheme != "affine32":
+            return self.signature_numpy(hashes)
+        out = np.full(self.num_perm, _EMPTY, dtype=np.uint32)
+        if len(hashes):
+            _affine32_kernel(
+                np.ascontiguousarray(hashes, dtype=np.uint32), self._a32, self._b32, out
+            )
+        return out
+
+    def signature_numpy(self, hashes: NDArray[np.uint32]) -> NDArray[np.uint32]:
+        """:meth:`signature` in numpy only (the reference; the legacy scheme)."""
         out = np.full(self.num_perm, _EMPTY, dtype=np.uint32)
         if len(hashes) == 0:
             return out

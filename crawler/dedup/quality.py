@@ -39,6 +39,8 @@ class Evaluation:
     fn: int = 0
     tn: int = 0
     errors: list[str] = field(default_factory=list)
+    # per pair class: label, true Jaccards, pairs flagged as duplicates
+    kinds: dict[str, tuple[int, list[float], int]] = field(default_factory=dict)
 
     @property
     def precision(self) -> float:
@@ -67,6 +69,9 @@ def evaluate(pairs: list[dict[str, Any]], params: IndexParams, threshold: float)
         ka, kb = band_keys(np.stack([sa, sb]), params.bands, params.rows)
         dup = bool(np.any(ka == kb)) and est >= threshold
         label = int(pair["label"])
+        kind = ev.kinds.setdefault(str(pair.get("kind", "")), (label, [], 0))
+        kind[1].append(true)
+        ev.kinds[str(pair.get("kind", ""))] = (label, kind[1], kind[2] + int(dup))
         ev.true_sim[label].append(true)
         ev.est_sim[label].append(est)
         if dup and label:
@@ -98,6 +103,12 @@ def report(ev: Evaluation, params: IndexParams, threshold: float) -> str:
         f"different articles, same topic ({len(ev.true_sim[0])}): Jaccard {spread(ev.true_sim[0])},"
         f" MinHash estimate {spread(ev.est_sim[0])}",
         f"precision {ev.precision:.3f}, recall {ev.recall:.3f}",
+        "per class (should match?, pairs, true Jaccard min/median/max, flagged):",
+        *(
+            f"  {name:22} {'match' if label else 'apart'}  {len(sims):3}  {spread(sims)}"
+            f"  {flagged}/{len(sims)}"
+            for name, (label, sims, flagged) in sorted(ev.kinds.items(), key=lambda x: -x[1][0])
+        ),
         *ev.errors,
     ]
     return "\n".join(lines)

@@ -10,6 +10,15 @@ edits, a changed first line, a dropped paragraph, and combinations.
 Negatives (label 0) are different articles on the same topic: the seeds
 against each other and hand-written reports on the same meeting, province,
 leader or programme, some inside the same portal template.
+
+The harder classes (``HARD_CLASSES``, with whether each should match) come
+from the seed bodies and the replica's articles (``crawler/replica/sites``):
+reprints abridged by a third of their sentences or more (转载时有删节, true
+Jaccard 0.55-0.67), with an editor's note added, with paragraphs reordered,
+and in traditional script with full-width punctuation as the reprinting page
+has it (not converted back: the dedup stage must normalise it); negatives of
+two reports of one meeting quoting the same passage (Jaccard up to ~0.34) and
+two notices sharing a third of their text (a template).
 """
 
 from __future__ import annotations
@@ -17,11 +26,23 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tomllib
+import unicodedata
 from pathlib import Path
 
 import opencc
 
 HERE = Path(__file__).resolve().parent
+REPLICA = HERE.parents[2] / "crawler" / "replica" / "sites"
+# Harder classes: kind -> whether a pair of that kind should match (label 1) or not.
+HARD_CLASSES = {
+    "abridged": 1,
+    "editor_note": 1,
+    "reordered": 1,
+    "traditional_raw": 1,
+    "same_meeting_quote": 0,
+    "shared_template_third": 0,
+}
 SEEDS = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "seeds"
 
 # (file prefix, first body line starts with, last body line starts with)
@@ -231,6 +252,120 @@ NEGATIVES = {
 }
 
 
+def replica_bodies() -> list[tuple[str, str]]:
+    """(name, body) of the replica's own articles (not its copies of the seeds), NFKC."""
+    out = []
+    for path in sorted(REPLICA.glob("*/articles/*.toml")):
+        if path.stem.startswith(("seed", "reprint", "dup")):
+            continue
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        paras = [unicodedata.normalize("NFKC", ln).strip() for ln in data["body"].splitlines()]
+        text = "\n".join(ln for ln in paras if ln)
+        if len(text) >= 400 and "XX" not in text:
+            out.append((f"{path.parent.parent.name}/{path.stem}", text))
+    return out
+
+
+SENTENCE = re.compile(r"(?<=[。!?;])")
+
+
+def sentences(text: str) -> list[list[str]]:
+    """Sentences of each paragraph."""
+    return [[x for x in SENTENCE.split(p) if x] for p in text.split("\n")]
+
+
+def abridge(text: str, keep: int, of: int) -> str:
+    """Keep sentence i when i % of < keep (a third cut: keep=2, of=3); empty paragraphs drop."""
+    out, i = [], 0
+    for para in sentences(text):
+        kept = []
+        for sent in para:
+            if i % of < keep:
+                kept.append(sent)
+            i += 1
+        if kept:
+            out.append("".join(kept))
+    return "\n".join(out)
+
+
+# Editors' notes as reprinting portals put them above a text (generic, no topic words).
+NOTES = (
+    "编者按:为进一步宣传推广各地经验做法,现将有关报道转载如下,供各地学习借鉴。",
+    "编者按:本文转载自相关媒体,内容有删改,观点仅代表作者本人。如涉及版权问题,请与本网联系。",
+    "【编者按】近期,各地认真贯彻落实上级决策部署,涌现出一批好经验好做法。本网特开设专栏,"
+    "择要刊发,以飨读者。",
+)
+FULL_WIDTH = str.maketrans(
+    {",": "，", ":": "：", ";": "；", "(": "（", ")": "）", "!": "！", "?": "？"}
+)
+
+
+def traditional_raw(text: str) -> str:
+    """The text as a traditional-script page gives it: s2t, full-width punctuation."""
+    return S2T.convert(text).translate(FULL_WIDTH)
+
+
+def reorder(text: str, shift: int) -> str:
+    paras = text.split("\n")
+    if len(paras) < 3:
+        paras = [x for p in sentences(text) for x in p]
+    k = shift % len(paras) or 1
+    return "\n".join(paras[k:] + paras[:k])
+
+
+def chars(text: str, n: int) -> str:
+    """About ``n`` characters of whole sentences of ``text``."""
+    out: list[str] = []
+    total = 0
+    for sent in (x for p in sentences(text) for x in p):
+        if total >= n:
+            break
+        out.append(sent)
+        total += len(sent)
+    return "".join(out)
+
+
+def add_hard(add: object, sources: list[tuple[str, str]]) -> None:
+    """The harder classes (see the module docstring), from ``sources`` (name, body)."""
+    assert callable(add)
+    for i, (name, text) in enumerate(sources):
+        add(1, "abridged", text, abridge(text, 2, 3), f"{name}: every third sentence cut")
+        if i % 2 == 0:
+            add(1, "abridged", abridge(text, 2, 3), text, f"{name}: the abridged copy first")
+        if i % 3 == 0:
+            add(1, "abridged", text, abridge(text, 3, 5), f"{name}: two sentences in five cut")
+        note = NOTES[i % len(NOTES)]
+        add(1, "editor_note", text, note + "\n" + text, f"{name}: an editor's note above")
+        add(1, "reordered", text, reorder(text, i + 1), f"{name}: paragraphs reordered")
+        add(1, "traditional_raw", text, traditional_raw(text), f"{name}: traditional, full-width")
+        if i % 4 == 0:
+            add(
+                1,
+                "traditional_raw",
+                traditional_raw(text),
+                abridge(text, 4, 5),
+                f"{name}: traditional original, simplified copy with a fifth cut",
+            )
+    # Two reports of one meeting quoting the same passage: shared part about a third.
+    for i, (name, text) in enumerate(sources):
+        x_name, x = sources[(i + 1) % len(sources)]
+        y_name, y = sources[(i + 2) % len(sources)]
+        n = min(len(text), len(x), len(y)) // 2
+        quote = chars(text, n * 4 // 5)
+        a = chars(x, n) + "\n" + quote
+        b = quote + "\n" + chars(y, n)
+        add(0, "same_meeting_quote", a, b, f"{x_name} and {y_name} quoting {name}")
+        # Two notices sharing a third of their text (the same template paragraphs).
+        template = chars(text, n // 2)
+        add(
+            0,
+            "shared_template_third",
+            template + "\n" + chars(x, n),
+            template + "\n" + chars(y, n),
+            f"{x_name} and {y_name} under one template from {name}",
+        )
+
+
 def main() -> None:
     pairs: list[dict[str, object]] = []
     footer = footer_000()
@@ -326,6 +461,7 @@ def main() -> None:
         NEGATIVES["zhang_inspection"][1] + "\n" + footer,
         "000 vs zhang_inspection, same long footer",
     )
+    add_hard(add, [(f"seed {p}", bodies[p][1]) for p in keys] + replica_bodies())
     with (HERE / "pairs.jsonl").open("w", encoding="utf-8") as f:
         for pair in pairs:
             f.write(json.dumps(pair, ensure_ascii=False) + "\n")
