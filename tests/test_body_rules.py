@@ -7,9 +7,9 @@ Each page here is written for the test in the style that shows the failure
 from __future__ import annotations
 
 import pytest
+from pages import record_of
 
-from crawler.items import PageItem
-from crawler.page import process_page
+from crawler.items import ArticleItem
 from pipelines.dom import linearize, parse_html
 from pipelines.extract import extract_body, is_credit_line
 
@@ -34,16 +34,8 @@ def body_of(html: str) -> list[str]:
     return extract_body(tree, title=TITLE, lines=linearize(tree)).paragraphs
 
 
-def record(html: str) -> object:
-    item = PageItem(
-        url="http://www.example.gov.cn/2023/06/12/a.html",
-        body=html.encode("utf-8"),
-        site="t",
-        site_name="",
-        fetched_at="2023-06-13T10:00:00+08:00",
-        content_type="text/html; charset=utf-8",
-    )
-    return process_page(item)
+def record(html: str) -> ArticleItem:
+    return record_of(html)
 
 
 def paras(*texts: str) -> str:

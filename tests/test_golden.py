@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import os
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +33,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # for ``python tests/test_golden.py``
     sys.path.insert(0, str(ROOT))
+
+from floors import assert_not_lowered  # noqa: E402
 
 from crawler.items import ArticleItem, PageItem  # noqa: E402
 from crawler.page import process_page  # noqa: E402
@@ -239,48 +239,8 @@ def _floors() -> dict[str, Any]:
     return json.loads(FLOORS.read_text("utf-8"))
 
 
-def _committed_floors() -> dict[str, Any] | None:
-    try:
-        shown = subprocess.run(
-            ["git", "show", "HEAD:tests/golden_floors.json"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if shown.returncode != 0:
-        return None
-    return dict(json.loads(shown.stdout))
-
-
-def test_scores_meet_the_pinned_floors() -> None:
-    scores = score(our_records())
-    print("\ngolden scores:", json.dumps(scores, ensure_ascii=False))
-    floors = _floors()["floors"]
-    assert set(floors) == set(SCORED)
-    below = {f: (scores[f], floors[f]) for f in SCORED if scores[f] < floors[f] - 1e-9}
-    assert not below, f"scores below their floors (score, floor): {below}"
-
-
 def test_floors_are_not_lowered_without_a_reason() -> None:
-    current = _floors()
-    committed = _committed_floors()
-    if committed is None:  # not a git checkout, or the file is new: nothing to compare with
-        assert all(0.0 <= v <= 1.0 for v in current["floors"].values())
-        return
-    lowered = {
-        f: (committed["floors"][f], v)
-        for f, v in current["floors"].items()
-        if f in committed["floors"] and v < committed["floors"][f]
-    }
-    if lowered:
-        assert os.environ.get("GOLDEN_ALLOW_LOWER") == "1", (
-            f"floors lowered {lowered}: run with GOLDEN_ALLOW_LOWER=1 and give a reason"
-        )
-        assert str(current.get("reason", "")).strip(), "lowering a floor needs a 'reason'"
+    assert_not_lowered(FLOORS, "GOLDEN_ALLOW_LOWER")
 
 
 def test_we_beat_plain_trafilatura_on_these_pages() -> None:

@@ -14,8 +14,6 @@ absent the gate is skipped with that reason.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import realpages  # noqa: E402
+from floors import assert_not_lowered  # noqa: E402
 
 FLOORS = ROOT / "tests" / "realpages_floors.json"
 DEVSET = realpages.devset_dir()
@@ -53,34 +52,5 @@ def test_scores_meet_the_pinned_floors(scores: dict[str, float]) -> None:
     assert not below, f"real-page scores below their floors (score, floor): {below}"
 
 
-def _committed_floors() -> dict[str, Any] | None:
-    try:
-        shown = subprocess.run(
-            ["git", "show", "HEAD:tests/realpages_floors.json"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    data: dict[str, Any] = json.loads(shown.stdout)
-    return data
-
-
 def test_floors_are_not_lowered_without_a_reason() -> None:
-    current = _floors()
-    assert all(0.0 <= v <= 1.0 for v in current["floors"].values())
-    committed = _committed_floors()
-    if committed is None:
-        return
-    lowered = {
-        f: (committed["floors"][f], v)
-        for f, v in current["floors"].items()
-        if f in committed["floors"] and v < committed["floors"][f]
-    }
-    if lowered:
-        assert os.environ.get("REALPAGES_ALLOW_LOWER") == "1", (
-            f"floors lowered {lowered}: run with REALPAGES_ALLOW_LOWER=1 and give a reason"
-        )
-        assert str(current.get("reason", "")).strip(), "lowering a floor needs a 'reason'"
+    assert_not_lowered(FLOORS, "REALPAGES_ALLOW_LOWER")

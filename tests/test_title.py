@@ -6,9 +6,8 @@ The pages are written for the tests in the styles that show each failure.
 from __future__ import annotations
 
 import pytest
+from pages import record_of
 
-from crawler.items import PageItem
-from crawler.page import process_page
 from pipelines.title import clean_title
 
 HEADLINE = "全省政法工作会议召开 部署今年重点任务"
@@ -31,15 +30,7 @@ SIDEBAR = (
 
 
 def title_of(html: str) -> str | None:
-    item = PageItem(
-        url="http://www.example.cn/2023/06/12/a.html",
-        body=html.encode("utf-8"),
-        site="t",
-        site_name="",
-        fetched_at="2023-06-13T10:00:00+08:00",
-        content_type="text/html; charset=utf-8",
-    )
-    return process_page(item).title
+    return record_of(html, "http://www.example.cn/2023/06/12/a.html").title
 
 
 def test_a_headline_in_a_plain_heading_above_the_info_line_beats_sidebar_titles() -> None:
