@@ -11,7 +11,15 @@ Schema in ``crawler/schema/`` is generated from these classes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
+
+
+class ArchiveRef(TypedDict):
+    """Where the page behind a record is archived: its WARC response record."""
+
+    file: str  # the WARC file, relative to OUTPUT_DIR/<site>/ when below it, else absolute
+    offset: int  # byte offset of the response record (warcio extract FILE OFFSET)
+    record_id: str  # its WARC-Record-ID
 
 
 @dataclass
@@ -27,6 +35,7 @@ class PageItem:
     charset: str | None = None  # the portal's charset override, if any
     selectors: dict[str, Any] = field(default_factory=dict)  # portal selector overrides
     list_title: str | None = None  # link text on the list page that led here
+    archive: ArchiveRef | None = None  # the WARC response record of this page, when archived
 
 
 @dataclass
@@ -51,6 +60,7 @@ class ArticleItem:
     original_script: str  # "simplified", "traditional" or "mixed": the page's own script
     quality_flags: list[str] = field(default_factory=list)  # see README "Quality flags"
     fixes: list[str] = field(default_factory=list)  # repairs applied (charset, mojibake, script…)
+    archive: ArchiveRef | None = None  # the page's WARC response record: file, offset, record_id
 
 
 @dataclass

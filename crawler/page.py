@@ -143,6 +143,7 @@ def process_page(page: PageItem) -> ArticleItem:
         original_script=original_script,
         quality_flags=_dedupe(flags),
         fixes=_dedupe(fixes),
+        archive=page.archive,
     )
 
 

@@ -68,6 +68,12 @@ REPLICA_URL = ""
 PAGE_WORKERS = 2
 # Seconds one page's processing may take in a worker before it is abandoned (a huge page).
 PAGE_TIMEOUT = 60.0
+# WARC archive of every response received (see README "The archive"): on by default.
+ARCHIVE_ENABLED = True
+# Where the WARC files go; empty = OUTPUT_DIR/<site>/warc/.
+ARCHIVE_DIR = ""
+# A WARC file is finished (renamed from .open) once it reaches this many MiB.
+ARCHIVE_MAX_FILE_MB = 1000
 # Garbage-collector thresholds in the crawl process: Scrapy makes many short-lived
 # objects per response, and the default generation-0 threshold (700) spends a large
 # share of its CPU collecting them.
@@ -116,6 +122,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsPolicyMiddleware": 100,  # robots.txt with a policy for broken files
     "crawler.middlewares.FetchStatsMiddleware": 540,  # final fetch outcomes (after retries)
+    "crawler.archive.WarcArchiveMiddleware": 950,  # WARC archive: raw bytes, before inflation
 }
 
 ITEM_PIPELINES = {
