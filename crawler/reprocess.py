@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Headers, Response
 from warcio.bufferedreaders import ChunkedDataReader
 
@@ -241,6 +241,11 @@ class ReprocessMixin:
                         break
             except WarcError as exc:  # already reported by the plan; records before it done
                 self.logger.debug("%s", exc)
+        # every page handed over: close as soon as the last one is through the pipelines
+        # (the engine would otherwise notice it is idle only at its next heartbeat)
+        while in_flight[0] > 0:
+            await asyncio.sleep(0.005)
+        raise CloseSpider("finished")
 
 
 def spider_class(site: SitePlan, portals: dict[str, Portal]) -> type[BaseNewsSpider]:
