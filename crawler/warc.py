@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -395,19 +394,19 @@ def iter_records(
                 record = next(records)
             except StopIteration:
                 break
-            except (ArchiveLoadFailed, zlib.error, ValueError, EOFError, OSError) as exc:
+            except Exception as exc:  # warcio fails on cut headers with any of several errors
                 raise WarcError(path, next_offset, _reason(exc)) from exc
             # the payload first: warcio's get_record_offset() reads the record to its end
             try:
                 payload = record.raw_stream.read()
                 short = record.raw_stream.limit
-            except (zlib.error, ValueError, EOFError, OSError) as exc:
+            except Exception as exc:
                 raise WarcError(path, next_offset, _reason(exc)) from exc
             if short:
                 raise WarcError(path, next_offset, f"record cut short: {short} bytes missing")
             try:
                 iterator.read_to_end(record)
-            except (ArchiveLoadFailed, zlib.error, ValueError, EOFError, OSError) as exc:
+            except Exception as exc:
                 raise WarcError(path, next_offset, _reason(exc)) from exc
             offset = start + iterator.get_record_offset()
             next_offset = start + iterator.get_record_offset() + iterator.get_record_length()
