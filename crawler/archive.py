@@ -24,8 +24,9 @@ The response record's position goes into ``request.meta["archive"]``
 (``{"file", "offset", "record_id"}``, ``file`` relative to
 ``OUTPUT_DIR/<site>/`` when the archive is below it); the spider puts it on
 the ``PageItem`` and the record carries it as ``archive``.  The request
-``meta["kind"]`` (``list``/``article``) and ``list_title`` are written in the
-record (``Crawler-Page-Kind``, ``Crawler-List-Title``) for ``reprocess``.
+``meta["kind"]`` (``list``, ``article``; ``other`` for robots.txt and the like)
+and ``list_title`` are written in the record (``Crawler-Page-Kind``,
+``Crawler-List-Title``) for ``reprocess``.
 
 Responses served by Scrapy's HTTP cache (``cached`` flag) are not archived: the
 cache is a development aid, the archive is what the portal sent.
@@ -150,8 +151,7 @@ class WarcArchiveMiddleware:
             return response
         extra: dict[str, str] = {}
         kind = request.meta.get("kind")
-        if isinstance(kind, str):
-            extra[KIND_FIELD] = kind
+        extra[KIND_FIELD] = kind if isinstance(kind, str) else "other"
         title = request.meta.get("list_title")
         if isinstance(title, str) and title:
             extra[LIST_TITLE_FIELD] = " ".join(title.split())

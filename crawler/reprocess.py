@@ -151,21 +151,41 @@ def plan(paths: list[Path], portals: dict[str, Portal], site: str | None = None)
     return result
 
 
-def decoded_body(record: ArchivedResponse, crawler: Crawler) -> tuple[bytes, str | None]:
-    """The body and Content-Type the crawl's spider saw: de-chunked, then inflated by Scrapy."""
-    body = record.body
-    framing = (record.header("Transfer-Encoding") or "").lower()
-    if "chunked" in framing:
-        body = ChunkedDataReader(io.BytesIO(body)).read()
-    headers = Headers()
-    for name, value in record.headers:
-        headers.appendlist(name, value.encode("latin-1", "replace"))
-    response = Response(record.url, status=record.status, headers=headers, body=body)
-    middleware = HttpCompressionMiddleware.from_crawler(crawler)
-    processed = middleware.process_response(Request(record.url), response)
-    assert isinstance(processed, Response)
-    ctype = processed.headers.get(b"Content-Type")
-    return processed.body, ctype.decode("latin-1") if ctype else None
+class BodyDecoder:
+    """The body and Content-Type the crawl's spider saw: de-chunked, then inflated by Scrapy.
+
+    Scrapy's own ``HttpCompressionMiddleware`` does the inflating (gzip, deflate, br,
+    zstd as installed), with ``DOWNLOAD_MAXSIZE``: a body inflating past it raises
+    ``IgnoreRequest``, as in the crawl.
+    """
+
+    def __init__(self, crawler: Crawler | None = None) -> None:
+        if crawler is None:  # outside a crawl (show, extract): the settings, no stats kept
+            from types import SimpleNamespace
+
+            from scrapy.signalmanager import SignalManager
+            from scrapy.statscollectors import DummyStatsCollector
+            from scrapy.utils.project import get_project_settings
+
+            settings = get_project_settings()
+            standalone: Any = SimpleNamespace(settings=settings, signals=SignalManager())
+            standalone.stats = DummyStatsCollector(standalone)
+            crawler = standalone
+        self.middleware = HttpCompressionMiddleware.from_crawler(crawler)  # type: ignore[arg-type]
+
+    def __call__(self, record: ArchivedResponse) -> tuple[bytes, str | None]:
+        body = record.body
+        framing = (record.header("Transfer-Encoding") or "").lower()
+        if "chunked" in framing:
+            body = ChunkedDataReader(io.BytesIO(body)).read()
+        headers = Headers()
+        for name, value in record.headers:
+            headers.appendlist(name, value.encode("latin-1", "replace"))
+        response = Response(record.url, status=record.status, headers=headers, body=body)
+        processed = self.middleware.process_response(Request(record.url), response)
+        assert isinstance(processed, Response)
+        ctype = processed.headers.get(b"Content-Type")
+        return processed.body, ctype.decode("latin-1") if ctype else None
 
 
 class ReprocessMixin:
@@ -199,6 +219,7 @@ class ReprocessMixin:
 
         for sig in (signals.item_scraped, signals.item_dropped, signals.item_error):
             self.crawler.signals.connect(done, signal=sig, weak=False)
+        decode = BodyDecoder(self.crawler)
         by_file: dict[Path, set[int]] = {}
         order: list[Path] = []
         for path, offset in self.records:
@@ -216,7 +237,7 @@ class ReprocessMixin:
                             break
                         continue
                     try:
-                        body, ctype = decoded_body(record, self.crawler)
+                        body, ctype = decode(record)
                     except IgnoreRequest as exc:
                         stats.inc_value("reprocess/skipped_too_large")
                         self.logger.warning("%s: %s", record.url, exc)

@@ -47,7 +47,7 @@ OPEN_SUFFIX = ".open"
 PARTIAL_SUFFIX = ".partial"
 WARC_SUFFIX = ".warc.gz"
 # WARC extension fields of the response records this project writes (names outside WARC-*).
-KIND_FIELD = "Crawler-Page-Kind"  # "list", "article", or absent (robots.txt, other fetches)
+KIND_FIELD = "Crawler-Page-Kind"  # "list", "article" or "other" (robots.txt and the like)
 LIST_TITLE_FIELD = "Crawler-List-Title"  # the link text on the list page that led here
 # Hop-by-hop framing already undone by the downloader: kept under the name pywb/Wayback use
 # for archived headers that no longer describe the stored bytes.
@@ -408,8 +408,8 @@ def iter_records(
                 iterator.read_to_end(record)
             except Exception as exc:
                 raise WarcError(path, next_offset, _reason(exc)) from exc
-            offset = start + iterator.get_record_offset()
-            next_offset = start + iterator.get_record_offset() + iterator.get_record_length()
+            offset = iterator.get_record_offset()  # absolute: warcio starts from tell()
+            next_offset = offset + iterator.get_record_length()
             count += 1
             kind = record.rec_type
             if kind == "warcinfo":

@@ -106,11 +106,13 @@ def test_every_response_is_archived_list_article_robots(output: Path) -> None:
             for rec in iter_records(path):
                 if hasattr(rec, "url"):
                     urls[rec.url] = rec.warc_fields.get("Crawler-Page-Kind", "")
-        assert any(u.endswith("/robots.txt") for u in urls), site
+        assert urls[next(u for u in urls if u.endswith("/robots.txt"))] == "other", site
         assert "list" in urls.values(), site
-        articles = {r["url"] for n in ("articles", "duplicates") for r in read_jsonl(
-            output / site / f"{n}.jsonl"
-        )}
+        articles = {
+            r["url"]
+            for n in ("articles", "duplicates")
+            for r in read_jsonl(output / site / f"{n}.jsonl")
+        }
         assert articles <= {u for u, k in urls.items() if k == "article"}
 
 
@@ -140,6 +142,7 @@ def test_every_record_points_to_its_page_in_the_archive(output: Path) -> None:
                 rec = next(iter(iter_records(output / site / ref["file"], ref["offset"], 1)))
                 assert getattr(rec, "url", None) == record["url"]
                 assert getattr(rec, "record_id", None) == ref["record_id"]
+                assert getattr(rec, "offset", None) == ref["offset"]
 
 
 def _comparable(record: dict[str, Any], site_dir: Path) -> dict[str, Any]:

@@ -109,6 +109,7 @@ def test_written_offset_reads_back_the_record(tmp_path: Path) -> None:
     for i, spot in enumerate(spots):
         [rec] = list(iter_records(spot.path, start=spot.offset, stop_after=1))
         assert isinstance(rec, ArchivedResponse)
+        assert rec.offset == spot.offset
         assert (rec.url, rec.record_id, rec.body) == (
             f"http://a.cn/{i}",
             spot.record_id,

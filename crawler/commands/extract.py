@@ -2,6 +2,13 @@
 
     python -m crawler extract [--url URL] [--site NAME] [--encoding X] FILE...
 
+A FILE may also be a WARC file (``.warc``/``.warc.gz``, this project's archive or
+another crawler's): each article page in it (2xx, a page type; with this
+project's archives, the pages the crawl took for articles) gives one record,
+with the record's URL and its WARC date as ``fetched_at``.  A WARC file cut
+short or corrupt gives an error record naming the offset, after the records
+before it.
+
 Records are printed in input order, one line each (UTF-8, not ``\\u`` escaped).
 Without ``--url`` a record's URL is ``file://`` + the file's absolute path
 (``--url`` needs exactly one FILE); its ``fetched_at`` is the file's
@@ -27,7 +34,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.page import process_file
+from crawler.page import process_file, process_page
+from crawler.warc import is_warc
 from crawler.settings import MIN_TEXT_CHARS
 from pipelines.validate import rejection_reason
 
@@ -36,7 +44,7 @@ _HTML_START = (b"<!doctype", b"<html", b"<head", b"<body", b"<meta", b"<?xml", b
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="saved HTML page(s)")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="saved HTML page(s) or WARC files")
     parser.add_argument("--url", help="the page's URL (only with exactly one FILE)")
     parser.add_argument("--site", help="portal name from seeds/ (display name, charset, selectors)")
     parser.add_argument("--encoding", help="decode every file with this codec")
@@ -70,6 +78,58 @@ def _looks_like_html(path: Path) -> bool:
     return bool(head) and (head.startswith(_HTML_START) or b"<html" in head or b"<body" in head)
 
 
+def _warc_records(path: Path, options: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Records of the article pages in a WARC file; status 1 when the file is bad."""
+    from crawler.items import PageItem
+    from crawler.reprocess import BodyDecoder, is_article
+    from crawler.spiders.base import CHINA_TZ, is_page_type
+    from crawler.warc import ArchivedResponse, WarcError, iter_records
+
+    decode = BodyDecoder()
+    records: list[dict[str, Any]] = []
+    status = 0
+    try:
+        for rec in iter_records(path):
+            if not isinstance(rec, ArchivedResponse) or not 200 <= rec.status < 300:
+                continue
+            if not is_page_type(rec.header("Content-Type")) or not is_article(rec, None):
+                continue
+            try:
+                body, ctype = decode(rec)
+                page = PageItem(
+                    url=rec.url,
+                    body=body,
+                    site=options.get("site", "file"),
+                    site_name=options.get("site_name", ""),
+                    fetched_at=rec.date.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+                    content_type=ctype,
+                    charset=options.get("charset"),
+                    selectors=dict(options.get("selectors") or {}),
+                    archive={
+                        "file": str(path.resolve()),
+                        "offset": rec.offset,
+                        "record_id": rec.record_id,
+                    },
+                )
+                records.append(_checked(process_page(page)))
+            except Exception as exc:  # one page's failure is reported, the others go on
+                status = 1
+                records.append(
+                    {"file": str(path), "url": rec.url, "offset": rec.offset, "error": repr(exc)}
+                )
+    except WarcError as exc:
+        status = 1
+        records.append({"file": str(path), "offset": exc.offset, "error": str(exc)})
+    return records, status
+
+
+def _checked(item: Any) -> dict[str, Any]:
+    reason = rejection_reason(item, MIN_TEXT_CHARS)
+    if reason and reason not in item.quality_flags:
+        item.quality_flags.append(reason)
+    return dataclasses.asdict(item)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.url and len(args.files) != 1:
         print("extract: --url needs exactly one FILE", file=sys.stderr)
@@ -87,6 +147,13 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     for name in args.files:
         path = Path(name)
+        if not args.url and path.is_file() and is_warc(path):
+            found, bad = _warc_records(path, options)
+            status = max(status, bad)
+            for one in found:
+                out.write(json.dumps(one, ensure_ascii=False) + "\n")
+            out.flush()
+            continue
         url = args.url or "file://" + str(path.resolve())
         try:
             if not path.is_file():
@@ -102,10 +169,7 @@ def run(args: argparse.Namespace) -> int:
                 "error": f"{type(exc).__name__}: {exc}",
             }
         else:
-            reason = rejection_reason(item, MIN_TEXT_CHARS)
-            if reason and reason not in item.quality_flags:
-                item.quality_flags.append(reason)
-            record = dataclasses.asdict(item)
+            record = _checked(item)
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
     return status

@@ -42,9 +42,9 @@ def collect(archives: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in archives:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(
-                (".warc", ".warc.gz")
-            ))
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.endswith((".warc", ".warc.gz"))
+            )
             files += found
         else:
             files.append(path)
