@@ -9,6 +9,7 @@ give the crawl's records (``fetched_at`` aside: it comes from the WARC date).
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import signal
@@ -222,3 +223,103 @@ def test_kill_9_leaves_complete_or_open_files_and_the_next_run_recovers(tmp_path
                 assert getattr(rec, "url", None) == record["url"]
     finally:
         replica.stop()
+
+
+def _scfzw_warc(output: Path) -> Path:
+    return sorted((output / "scfzw" / "warc").glob("*.warc.gz"))[0]
+
+
+def test_reprocess_of_a_cut_file_names_it_processes_what_precedes_and_exits_1(
+    output: Path, tmp_path: Path
+) -> None:
+    source = _scfzw_warc(output)
+    pages = [r for r in iter_records(source) if getattr(r, "warc_fields", {}).get(
+        "Crawler-Page-Kind") == "article"]  # fmt: skip
+    cut_at = pages[3].offset  # type: ignore[union-attr]
+    bad = tmp_path / "cut.warc.gz"
+    bad.write_bytes(source.read_bytes()[: cut_at + 300])
+    done = reprocess(str(bad), "--out", str(tmp_path / "out"), "-j", "0")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert f"{bad}: unreadable WARC record at byte offset {cut_at}" in done.stderr
+    written = read_jsonl(tmp_path / "out" / "scfzw" / "articles.jsonl")
+    assert sorted(r["url"] for r in written) == sorted(p.url for p in pages[:3])  # type: ignore[union-attr]
+
+
+def _chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+
+
+def test_reprocess_reads_another_crawlers_warc(output: Path, tmp_path: Path) -> None:
+    """No warcinfo, no page kinds, chunked and gzip-encoded bodies: the portal's rules decide."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    sites = ReplicaSites()
+    crawled = read_jsonl(output / "scfzw" / "articles.jsonl")[:2]
+    urls = ["http://www.scfzw.net/shzl/index.html"] + [r["url"] for r in crawled]
+    path = tmp_path / "other-crawler.warc.gz"
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for url in urls:
+            served = sites.lookup("www.scfzw.net", url.split("www.scfzw.net", 1)[1])
+            assert served is not None and served.gzipped is not None
+            headers = [
+                *served.headers,
+                ("Content-Encoding", "gzip"),
+                ("Transfer-Encoding", "chunked"),
+            ]
+            body = _chunked(served.gzipped)
+            head = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), length=len(body), http_headers=head
+            ))  # fmt: skip
+    done = reprocess(str(path), "--out", str(tmp_path / "out"), "-j", "0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = {r["id"]: r for r in read_jsonl(tmp_path / "out" / "scfzw" / "articles.jsonl")}
+    assert set(again) == {r["id"] for r in crawled}  # the list page is not an article
+    for record in crawled:
+        ours = dict(again[record["id"]])
+        theirs = dict(record)
+        for key in ("fetched_at", "archive"):
+            ours.pop(key)
+            theirs.pop(key)
+        assert ours == theirs
+
+
+def test_extract_and_show_read_the_archive(output: Path, tmp_path: Path) -> None:
+    source = _scfzw_warc(output)
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "extract", "--site", "scfzw", str(source)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    extracted = {json.loads(line)["url"]: json.loads(line) for line in done.stdout.splitlines()}
+    crawled = read_jsonl(output / "scfzw" / "articles.jsonl")
+    crawled += read_jsonl(output / "scfzw" / "duplicates.jsonl")
+    assert set(extracted) == {r["url"] for r in crawled}
+    for record in crawled:
+        assert extracted[record["url"]]["text"] == record["text"]
+    bad = tmp_path / "cut.warc.gz"
+    bad.write_bytes(source.read_bytes()[:-100])
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "extract", str(bad)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    last = json.loads(done.stdout.splitlines()[-1])
+    assert last["file"] == str(bad) and "byte offset" in last["error"]
+
+    record = crawled[0]
+    shown = subprocess.run(
+        [sys.executable, "-m", "crawler", "show", record["id"], "--out", str(output)],
+        cwd=ROOT, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    served = ReplicaSites().lookup("www.scfzw.net", record["url"].split("www.scfzw.net", 1)[1])
+    assert served is not None and shown.stdout == served.body
+    assert record["archive"]["record_id"] in shown.stderr.decode()
+    missing = subprocess.run(
+        [sys.executable, "-m", "crawler", "show", "0" * 16, "--out", str(output)],
+        cwd=ROOT, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 1 and b"no record" in missing.stderr
