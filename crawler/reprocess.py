@@ -171,7 +171,7 @@ class BodyDecoder:
             standalone: Any = SimpleNamespace(settings=settings, signals=SignalManager())
             standalone.stats = DummyStatsCollector(standalone)
             crawler = standalone
-        self.middleware = HttpCompressionMiddleware.from_crawler(crawler)  # type: ignore[arg-type]
+        self.middleware = HttpCompressionMiddleware.from_crawler(crawler)
 
     def __call__(self, record: ArchivedResponse) -> tuple[bytes, str | None]:
         body = record.body

@@ -25,6 +25,7 @@ gzip members); this module adds what warcio leaves to its users:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -148,10 +149,8 @@ class WarcFileWriter:
     def _abandon(self) -> None:
         """Close a file whose warcinfo could not be written (nothing in it is worth keeping)."""
         path, self.path = self.path, None
-        try:
+        with contextlib.suppress(OSError):
             self._file.close()
-        except OSError:
-            pass
         self._file = self._writer = None
         if path is not None:
             _with_suffix(path, OPEN_SUFFIX).unlink(missing_ok=True)
@@ -213,7 +212,8 @@ class WarcFileWriter:
             self.close_file()
         if self._file is None:
             self._open()
-        assert self._writer is not None and self.path is not None
+        assert self._writer is not None
+        assert self.path is not None
         date = warc_date(when)
         response_fields: dict[str, str] = {"WARC-Date": date}
         if ip_address:

@@ -125,9 +125,11 @@ def test_archived_bytes_are_the_bytes_as_sent(output: Path) -> None:
     path = output / "scfzw" / ref["file"]
     rec = next(iter(iter_records(path, start=ref["offset"], stop_after=1)))
     assert not isinstance(rec, type(None))
-    assert rec.url == record["url"] and rec.record_id == ref["record_id"]  # type: ignore[union-attr]
+    assert rec.url == record["url"]
+    assert rec.record_id == ref["record_id"]
     served = sites.lookup("www.scfzw.net", record["url"].split("www.scfzw.net", 1)[1])
-    assert served is not None and served.gzipped is not None
+    assert served is not None
+    assert served.gzipped is not None
     assert rec.header("Content-Encoding") == "gzip"  # type: ignore[union-attr]
     assert "gb2312" in (rec.header("Content-Type") or "")  # type: ignore[union-attr]
     assert rec.body == served.gzipped  # type: ignore[union-attr]
@@ -182,7 +184,8 @@ def test_no_archive_when_turned_off(replica_url: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (tmp_path / "output" / "scfzw" / "warc").exists()
     records = result.records("scfzw")
-    assert records and all(r["archive"] is None for r in records)
+    assert records
+    assert all(r["archive"] is None for r in records)
 
 
 def test_kill_9_leaves_complete_or_open_files_and_the_next_run_recovers(tmp_path: Path) -> None:
@@ -262,7 +265,8 @@ def test_reprocess_reads_another_crawlers_warc(output: Path, tmp_path: Path) -> 
         writer = WARCWriter(fh, gzip=True)
         for url in urls:
             served = sites.lookup("www.scfzw.net", url.split("www.scfzw.net", 1)[1])
-            assert served is not None and served.gzipped is not None
+            assert served is not None
+            assert served.gzipped is not None
             headers = [
                 *served.headers,
                 ("Content-Encoding", "gzip"),
@@ -307,7 +311,8 @@ def test_extract_and_show_read_the_archive(output: Path, tmp_path: Path) -> None
     )  # fmt: skip
     assert done.returncode == 1
     last = json.loads(done.stdout.splitlines()[-1])
-    assert last["file"] == str(bad) and "byte offset" in last["error"]
+    assert last["file"] == str(bad)
+    assert "byte offset" in last["error"]
 
     record = crawled[0]
     shown = subprocess.run(
@@ -316,10 +321,12 @@ def test_extract_and_show_read_the_archive(output: Path, tmp_path: Path) -> None
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr[-3000:]
     served = ReplicaSites().lookup("www.scfzw.net", record["url"].split("www.scfzw.net", 1)[1])
-    assert served is not None and shown.stdout == served.body
+    assert served is not None
+    assert shown.stdout == served.body
     assert record["archive"]["record_id"] in shown.stderr.decode()
     missing = subprocess.run(
         [sys.executable, "-m", "crawler", "show", "0" * 16, "--out", str(output)],
         cwd=ROOT, capture_output=True, timeout=120, check=False,
     )  # fmt: skip
-    assert missing.returncode == 1 and b"no record" in missing.stderr
+    assert missing.returncode == 1
+    assert b"no record" in missing.stderr

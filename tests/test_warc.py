@@ -68,11 +68,15 @@ def test_files_are_open_until_finished_then_renamed(tmp_path: Path) -> None:
     writer = write_pages(tmp_path, 3)
     [open_file] = list(tmp_path.iterdir())
     assert open_file.name.endswith(".warc.gz.open")
-    assert open_file.name.startswith("site-") and "-00000." in open_file.name
+    assert open_file.name.startswith("site-")
+    assert "-00000." in open_file.name
     final = writer.close_file()
-    assert final is not None and final.exists() and not open_file.exists()
+    assert final is not None
+    assert final.exists()
+    assert not open_file.exists()
     records = list(iter_records(final))
-    assert isinstance(records[0], WarcInfo) and records[0].fields["isPartOf"] == "site"
+    assert isinstance(records[0], WarcInfo)
+    assert records[0].fields["isPartOf"] == "site"
     pages = responses(final)
     assert [p.url for p in pages] == [f"http://example.gov.cn/{i}.html" for i in range(3)]
     assert gzip.decompress(pages[0].body) == PAGE.encode("gb18030")
@@ -127,8 +131,11 @@ def test_a_killed_runs_open_file_is_cut_to_its_last_record_and_renamed(
     del writer
     with caplog.at_level(logging.WARNING):
         [(final, what)] = recover_open_files(tmp_path, "site")
-    assert what == "recovered" and final.name.endswith(".warc.gz") and final.exists()
-    assert "unfinished WARC file" in caplog.text and final.name in caplog.text
+    assert what == "recovered"
+    assert final.name.endswith(".warc.gz")
+    assert final.exists()
+    assert "unfinished WARC file" in caplog.text
+    assert final.name in caplog.text
     # the last exchange lost its request record; the responses before it are whole
     pages = responses(final)
     assert [p.url for p in pages] == [f"http://example.gov.cn/{i}.html" for i in range(3)]
@@ -142,8 +149,11 @@ def test_an_open_file_with_no_page_is_set_aside(tmp_path: Path) -> None:
     [open_file] = list(tmp_path.iterdir())
     open_file.write_bytes(open_file.read_bytes()[:300])  # the warcinfo at most
     [(aside, what)] = recover_open_files(tmp_path, "site")
-    assert what == "set_aside" and aside.name.endswith(".warc.gz.partial") and aside.exists()
-    assert not list(tmp_path.glob("*.open")) and not list(tmp_path.glob("*.warc.gz"))
+    assert what == "set_aside"
+    assert aside.name.endswith(".warc.gz.partial")
+    assert aside.exists()
+    assert not list(tmp_path.glob("*.open"))
+    assert not list(tmp_path.glob("*.warc.gz"))
     assert recover_open_files(tmp_path, "other") == []
 
 
@@ -165,14 +175,17 @@ def test_a_bad_file_names_the_file_and_offset_after_the_good_records(
     else:
         bad.write_bytes(data[:third] + b"\x1f\x8b\x08garbage" * 20 + data[third + 100 :])
     seen: list[str] = []
+
+    def read_all() -> None:
+        seen.extend(r.url for r in iter_records(bad) if isinstance(r, ArchivedResponse))
+
     with pytest.raises(WarcError) as caught:
-        for rec in iter_records(bad):
-            if isinstance(rec, ArchivedResponse):
-                seen.append(rec.url)
+        read_all()
     assert seen == ["http://example.gov.cn/0.html", "http://example.gov.cn/1.html"]
     assert caught.value.path == str(bad)
     assert caught.value.offset == third
-    assert str(bad) in str(caught.value) and f"offset {third}" in str(caught.value)
+    assert str(bad) in str(caught.value)
+    assert f"offset {third}" in str(caught.value)
 
 
 def test_plain_uncompressed_warc_is_read(tmp_path: Path) -> None:
@@ -263,7 +276,8 @@ async def disk_full_scenario(tmp_path: Path, caplog: pytest.LogCaptureFixture) -
     assert engine.reasons == [ARCHIVE_ERROR_REASON]
     assert crawler.stats.get_value("archive/write_errors") == 1
     archived = crawler.stats.get_value("archive/records")
-    assert archived and archived < 10
+    assert archived
+    assert archived < 10
     # the file was finished with the records before the failure, whole
     [final] = list((tmp_path / "out" / "site" / "warc").iterdir())
     assert final.name.endswith(".warc.gz")
@@ -290,7 +304,8 @@ def test_the_request_meta_carries_the_records_position(tmp_path: Path) -> None:
     middleware.process_response(Request(request.url), cached)
     middleware._spider_closed(crawler.spider, "finished")
     ref = request.meta["archive"]
-    assert ref["file"].startswith("warc/site-") and ref["file"].endswith(".warc.gz")
+    assert ref["file"].startswith("warc/site-")
+    assert ref["file"].endswith(".warc.gz")
     [rec] = responses(tmp_path / "out" / "site" / ref["file"])  # the cached one is not archived
     assert (rec.offset, rec.record_id) == (ref["offset"], ref["record_id"])
     assert rec.warc_fields["Crawler-Page-Kind"] == "article"

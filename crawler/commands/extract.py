@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from crawler.page import process_file, process_page
-from crawler.warc import is_warc
 from crawler.settings import MIN_TEXT_CHARS
+from crawler.warc import is_warc
 from pipelines.validate import rejection_reason
 
 # Bytes that open an HTML (or XML) document, after whitespace and a BOM.
