@@ -11,7 +11,10 @@ Schema in ``crawler/schema/`` is generated from these classes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
+
+# typing_extensions' TypedDict: pydantic builds the JSON Schema from it on Python < 3.12
+from typing_extensions import TypedDict
 
 
 class ArchiveRef(TypedDict):
