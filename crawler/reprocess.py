@@ -23,6 +23,9 @@ runs in two passes:
    own ``HttpCompressionMiddleware`` (with ``DOWNLOAD_MAXSIZE``), so the page
    pipeline gets the bytes the crawl's spider got.  ``fetched_at`` is the
    record's ``WARC-Date`` in China time; ``archive`` points to the record read.
+   Records reach duplicate detection in archive order (``ArchiveOrderPipeline``),
+   whatever order the workers finish in, so the copy of a reprint kept is the
+   one the crawl received first.
 
 A file that is cut short or corrupt stops being read at the first bad record:
 the records before it are processed, the error names the file and the offset,
@@ -220,6 +223,7 @@ class ReprocessMixin:
         for sig in (signals.item_scraped, signals.item_dropped, signals.item_error):
             self.crawler.signals.connect(done, signal=sig, weak=False)
         decode = BodyDecoder(self.crawler)
+        self.sequence: dict[tuple[str, int], int] = {}  # archive order (ArchiveOrderPipeline)
         by_file: dict[Path, set[int]] = {}
         order: list[Path] = []
         for path, offset in self.records:
@@ -246,6 +250,8 @@ class ReprocessMixin:
                     while in_flight[0] >= self.max_in_flight:
                         await asyncio.sleep(0.005)
                     in_flight[0] += 1
+                    ref = self._archive_ref(record)
+                    self.sequence[(ref["file"], ref["offset"])] = len(self.sequence)
                     yield PageItem(
                         url=record.url,
                         body=body,
@@ -256,7 +262,7 @@ class ReprocessMixin:
                         charset=self.charset,
                         selectors=dict(self.selectors),
                         list_title=record.warc_fields.get(LIST_TITLE_FIELD),
-                        archive=self._archive_ref(record),  # type: ignore[arg-type]
+                        archive=ref,  # type: ignore[arg-type]
                     )
                     if record.offset >= last:
                         break
@@ -267,6 +273,60 @@ class ReprocessMixin:
         while in_flight[0] > 0:
             await asyncio.sleep(0.005)
         raise CloseSpider("finished")
+
+
+class ArchiveOrderPipeline:
+    """Lets records on to duplicate detection in archive order, whatever order workers finish in.
+
+    Only in ``reprocess`` (``ITEM_PIPELINES`` 150, after ``PagePipeline``): the first
+    copy of a reprint in the archive — the first the crawl received — is the one kept,
+    with any ``-j``.  Each record waits until every record yielded before it has passed
+    or was dropped; the spider numbers them (``ReprocessMixin.sequence``), keyed by the
+    record's ``archive`` position.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.passed: set[int] = set()
+        self.next = 0
+        self.moved = asyncio.Event()
+        for sig in (signals.item_dropped, signals.item_error):
+            crawler.signals.connect(self._gone, signal=sig)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveOrderPipeline:
+        return cls(crawler)
+
+    def _number(self, item: Any) -> int | None:
+        ref = getattr(item, "archive", None)
+        sequence = getattr(self.crawler.spider, "sequence", None)
+        if not isinstance(ref, dict) or sequence is None:
+            return None
+        number = sequence.get((ref.get("file"), ref.get("offset")))
+        return number if isinstance(number, int) else None
+
+    def _done(self, number: int) -> None:
+        self.passed.add(number)
+        while self.next in self.passed:
+            self.passed.discard(self.next)
+            self.next += 1
+        self.moved.set()
+
+    def _gone(self, item: Any, **kwargs: Any) -> None:
+        # dropped or failed before reaching this stage (page errors): its turn is over
+        number = self._number(item)
+        if number is not None and number >= self.next and number not in self.passed:
+            self._done(number)
+
+    async def process_item(self, item: Any) -> Any:
+        number = self._number(item)
+        if number is None:
+            return item
+        while self.next < number:
+            self.moved.clear()
+            await self.moved.wait()
+        self._done(number)
+        return item
 
 
 def spider_class(site: SitePlan, portals: dict[str, Portal]) -> type[BaseNewsSpider]:
@@ -300,6 +360,8 @@ def run_plan(
     from scrapy.utils.project import get_project_settings
 
     project = get_project_settings()
+    pipelines = dict(project.getdict("ITEM_PIPELINES"))
+    pipelines["crawler.reprocess.ArchiveOrderPipeline"] = 150
     project.setdict(
         {
             "OUTPUT_DIR": str(out),
@@ -307,6 +369,7 @@ def run_plan(
             "PAGE_WORKERS": workers,
             "DOWNLOADER_MIDDLEWARES": {"crawler.archive.WarcArchiveMiddleware": None},
             "EXTENSIONS": {"crawler.extensions.PortalRunExtension": None},
+            "ITEM_PIPELINES": pipelines,
             "LOG_LEVEL": "WARNING",
             "ROBOTSTXT_OBEY": False,
             **settings,

@@ -54,10 +54,17 @@ def reprocess(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess
     )
 
 
+# Page work in the crawl process: records then reach duplicate detection in the order the
+# responses arrived (with worker processes, two copies of a reprint on one portal fetched
+# at the same moment are decided in whichever order the workers finish).  ``reprocess``
+# keeps archive order with any -j, so its decisions are comparable record for record.
+IN_ORDER = {"PAGE_WORKERS": "0"}
+
+
 @pytest.fixture(scope="module")
 def crawled(replica_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CrawlResult]:
     workdir = tmp_path_factory.mktemp("archive")
-    return {site: crawl(site, replica_url, workdir) for site in ORDER}
+    return {site: crawl(site, replica_url, workdir, settings=IN_ORDER) for site in ORDER}
 
 
 @pytest.fixture(scope="module")
