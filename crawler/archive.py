@@ -134,6 +134,7 @@ class WarcArchiveMiddleware:
         )
         self.failed: OSError | None = None
         self._closing: Any = None
+        self._names: dict[Path, str] = {}
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -141,10 +142,14 @@ class WarcArchiveMiddleware:
         return cls(crawler)
 
     def _relative(self, path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(self.site_dir.resolve()))
-        except ValueError:
-            return str(path.resolve())
+        name = self._names.get(path)
+        if name is None:  # once per file: resolve() costs a system call per path component
+            try:
+                name = str(path.resolve().relative_to(self.site_dir.resolve()))
+            except ValueError:
+                name = str(path.resolve())
+            self._names[path] = name
+        return name
 
     def process_response(self, request: Request, response: Response) -> Response:
         if self.failed is not None or "cached" in response.flags:
