@@ -259,25 +259,29 @@ def warcinfo_fields(site: str, site_name: str, software: str) -> dict[str, str]:
 
 # -- recovery ------------------------------------------------------------------------------
 def complete_members_end(path: Path) -> tuple[int, int]:
-    """``(end of the last complete gzip member, members)`` of ``path``.
+    """``(end of the last complete gzip member, members)`` of ``path``, read in 1 MiB chunks.
 
     Hand-written with zlib: a member is complete when its deflate stream ends and its
     8-byte trailer (CRC, size) is there; warcio does not report a cut trailer.
     """
     good_end = members = 0
+    dec = zlib.decompressobj(wbits=31)
+    at = 0  # file offset of the first byte of ``data``
     with path.open("rb") as fh:
-        data = fh.read()
-    pos = 0
-    while pos < len(data):
-        dec = zlib.decompressobj(wbits=31)
-        try:
-            dec.decompress(data[pos:])
-        except zlib.error:
-            break
-        if not dec.eof:
-            break
-        pos = len(data) - len(dec.unused_data)
-        good_end, members = pos, members + 1
+        while chunk := fh.read(1 << 20):
+            data = chunk
+            while data:
+                try:
+                    dec.decompress(data)
+                except zlib.error:
+                    return good_end, members
+                if not dec.eof:
+                    at += len(data)
+                    break
+                used = len(data) - len(dec.unused_data)
+                good_end, members = at + used, members + 1
+                at, data = good_end, dec.unused_data
+                dec = zlib.decompressobj(wbits=31)
     return good_end, members
 
 

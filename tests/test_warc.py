@@ -310,3 +310,17 @@ def test_the_request_meta_carries_the_records_position(tmp_path: Path) -> None:
     assert (rec.offset, rec.record_id) == (ref["offset"], ref["record_id"])
     assert rec.warc_fields["Crawler-Page-Kind"] == "article"
     assert rec.warc_fields["Crawler-List-Title"] == "标题"
+
+
+def test_recovery_reads_files_larger_than_its_chunk(tmp_path: Path) -> None:
+    writer = WarcFileWriter(tmp_path, "site", 10**9, {"isPartOf": "site"})
+    head = http_headers("200 OK", [(b"Content-Type", b"text/html")], "HTTP/1.1")
+    req = http_headers("GET /", [], "HTTP/1.1")
+    for i in range(5):  # incompressible bodies: about 1.5 MiB in all, over the 1 MiB chunk
+        writer.write_exchange(f"http://a.cn/{i}", req, head, os.urandom(300_000), WHEN)
+    [open_file] = list(tmp_path.iterdir())
+    open_file.write_bytes(open_file.read_bytes()[:-1000])  # into the last response record
+    [(final, what)] = recover_open_files(tmp_path, "site")
+    assert what == "recovered"
+    assert [r.url for r in responses(final)] == [f"http://a.cn/{i}" for i in range(4)]
+    gzip.decompress(final.read_bytes())  # whole members only
