@@ -400,6 +400,13 @@ def iter_records(
                 break
             except Exception as exc:  # warcio fails on cut headers with any of several errors
                 raise WarcError(path, next_offset, _reason(exc)) from exc
+            # warcio reads a record out of some garbage (a "WARC-Target-URI" of junk): a real
+            # record says its WARC version (ARC files are converted, arc2warc)
+            protocol = str(getattr(record.rec_headers, "protocol", "") or "")
+            if not protocol.startswith("WARC/") or not record.rec_headers.get_header(
+                "WARC-Record-ID"
+            ):
+                raise WarcError(path, next_offset, "not a WARC record")
             # the payload first: warcio's get_record_offset() reads the record to its end
             try:
                 payload = record.raw_stream.read()
@@ -413,6 +420,9 @@ def iter_records(
             except Exception as exc:
                 raise WarcError(path, next_offset, _reason(exc)) from exc
             offset = iterator.get_record_offset()  # absolute: warcio starts from tell()
+            if offset != next_offset and not _only_blank(fh, next_offset, offset):
+                # warcio skipped bytes it could not read as a record: the file is bad there
+                raise WarcError(path, next_offset, "unreadable bytes before the next record")
             next_offset = offset + iterator.get_record_length()
             count += 1
             kind = record.rec_type
@@ -438,6 +448,19 @@ def iter_records(
                 body=payload,
                 warc_fields=dict(rec.headers),
             )
+
+
+def _only_blank(fh: IO[bytes], start: int, end: int) -> bool:
+    """Whether the bytes between two records are the blank lines that may separate them."""
+    if not 0 < end - start <= 64:
+        return False
+    here = fh.tell()
+    try:
+        fh.seek(start)
+        gap = fh.read(end - start)
+    finally:
+        fh.seek(here)
+    return not gap.strip()
 
 
 def _reason(exc: BaseException) -> str:
