@@ -7,19 +7,27 @@ processes and the same settings:
 - **bare**: the same spiders following the same links, ``ITEM_PIPELINES={}``
   (pages are fetched and yielded, nothing is done with them);
 - **full**: the project's pipelines (decode, repair, extract, metadata,
-  validate, dedup, JSONL store), page work in ``PAGE_WORKERS`` processes.
+  validate, dedup, JSONL store), page work in ``PAGE_WORKERS`` processes,
+  the WARC archive off (``ARCHIVE_ENABLED=False``);
+- **archive**: the same with the WARC archive on (the default).
+
+The three modes alternate portal by portal.  Then the archive's size per
+1,000 pages, and ``python -m crawler reprocess`` of the archive runs' WARC
+files with ``-j 1`` and ``-j 2`` (article pages over the command's whole
+run, plan and start-up included).
 
 Pages/s is responses received over the crawl's elapsed time (Scrapy's
 ``elapsed_time_seconds``; process start-up and imports are not counted, the
 page workers' start-up is).  Prints both figures and their ratio.
 
-    python bench/crawl.py [--bulk 300] [--rounds 1] [--workers 2]
+    python bench/crawl.py [--bulk 300] [--rounds 1] [--workers 2] [--no-reprocess]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +62,7 @@ def crawl(
     }
     if mode == "bare":
         settings["ITEM_PIPELINES"] = "{}"
+    settings["ARCHIVE_ENABLED"] = str(mode == "archive")
     cmd = [sys.executable, "-m", "scrapy", "crawl", site, "-a", "full=1", "-a", "max_pages=10000"]
     for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
@@ -73,33 +82,67 @@ def main() -> int:
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for both runs"
     )
+    parser.add_argument(
+        "--no-reprocess", action="store_true", help="skip the reprocess runs of the archive"
+    )
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
 
     sites = sorted(load_portals(seeds_dir_from_settings("seeds")))
     proc, replica = start_replica("--bulk", str(args.bulk))
-    totals = {"bare": [0, 0.0], "full": [0, 0.0]}
+    modes = ("bare", "full", "archive")
+    totals = {mode: [0, 0.0] for mode in modes}
+    kept = Path(tempfile.mkdtemp(prefix="bench-warc-"))
+    archive_bytes = 0
     try:
         print(f"replica at {replica}: {len(sites)} portals, +{args.bulk} articles each")
         if extra:
             print("settings: " + " ".join(f"{k}={v}" for k, v in extra.items()))
-        print(f"{'site':8} {'mode':5} {'pages':>6} {'seconds':>8} {'pages/s':>8}")
-        for _ in range(args.rounds):
+        print(f"{'site':8} {'mode':7} {'pages':>6} {'seconds':>8} {'pages/s':>8}")
+        for round_no in range(args.rounds):
             for site in sites:
-                for mode in ("bare", "full"):
+                for mode in modes:
                     with tempfile.TemporaryDirectory() as tmp:
                         pages, seconds = crawl(site, replica, Path(tmp), mode, args.workers, extra)
+                        if mode == "archive":
+                            for path in (Path(tmp) / "output").glob("*/warc/*.warc.gz"):
+                                archive_bytes += path.stat().st_size
+                                if round_no == 0:
+                                    shutil.copy(path, kept / path.name)
                     totals[mode][0] += pages
                     totals[mode][1] += seconds
-                    print(f"{site:8} {mode:5} {pages:6d} {seconds:8.2f} {pages / seconds:8.1f}")
+                    print(f"{site:8} {mode:7} {pages:6d} {seconds:8.2f} {pages / seconds:8.1f}")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     rates = {mode: pages / seconds for mode, (pages, seconds) in totals.items()}
     print()
-    print(f"bare Scrapy:   {rates['bare']:7.1f} pages/s ({totals['bare'][0]} pages)")
-    print(f"full pipeline: {rates['full']:7.1f} pages/s ({totals['full'][0]} pages)")
+    print(f"bare Scrapy:             {rates['bare']:7.1f} pages/s ({totals['bare'][0]} pages)")
+    print(f"full pipeline:           {rates['full']:7.1f} pages/s ({totals['full'][0]} pages)")
+    n = totals["archive"][0]
+    print(f"full pipeline + archive: {rates['archive']:7.1f} pages/s ({n} pages)")
     print(f"ratio full/bare: {rates['full'] / rates['bare']:.2f} (goal >= 0.50)")
+    print(f"ratio archive/full: {rates['archive'] / rates['full']:.2f} (goal >= 0.90)")
+    per_k = archive_bytes / max(int(totals["archive"][0]), 1) * 1000
+    print(f"archive: {archive_bytes / 2**20:.1f} MiB for {totals['archive'][0]} responses, "
+          f"{per_k / 2**20:.2f} MiB per 1,000")  # fmt: skip
+    if not args.no_reprocess:
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as out:
+                started = time.monotonic()
+                done = subprocess.run(
+                    [sys.executable, "-m", "crawler", "reprocess", str(kept), "--out", out,
+                     "-j", str(workers)],
+                    cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False,
+                )  # fmt: skip
+                seconds = time.monotonic() - started
+            found = re.search(r"(\d+) article pages", done.stderr)
+            if done.returncode != 0 or not found:
+                raise RuntimeError(f"reprocess -j {workers} failed:\n{done.stderr[-3000:]}")
+            pages = int(found.group(1))
+            print(f"reprocess -j {workers}: {pages} article pages in {seconds:.1f} s, "
+                  f"{pages / seconds:.1f} pages/s")  # fmt: skip
+    shutil.rmtree(kept, ignore_errors=True)
     return 0
 
 

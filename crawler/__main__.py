@@ -13,6 +13,8 @@ import sys
 COMMANDS = {
     "extract": "run the page pipeline on saved HTML files, one JSON record per file",
     "replica": "serve the offline replica of the seed portals on 127.0.0.1",
+    "reprocess": "rebuild the output from WARC archives with the current page pipeline",
+    "show": "print the archived page (WARC record) behind a record id",
     "dedup": "deduplicate existing JSONL files into kept records and duplicates",
     "clusters": "print reprint clusters from an output directory",
     "export": "write an output directory as one typed Parquet or CSV table",

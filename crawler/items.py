@@ -13,6 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# typing_extensions' TypedDict: pydantic builds the JSON Schema from it on Python < 3.12
+from typing_extensions import TypedDict
+
+
+class ArchiveRef(TypedDict):
+    """Where the page behind a record is archived: its WARC response record."""
+
+    file: str  # the WARC file, relative to OUTPUT_DIR/<site>/ when below it, else absolute
+    offset: int  # byte offset of the response record (warcio extract FILE OFFSET)
+    record_id: str  # its WARC-Record-ID
+
 
 @dataclass
 class PageItem:
@@ -27,6 +38,7 @@ class PageItem:
     charset: str | None = None  # the portal's charset override, if any
     selectors: dict[str, Any] = field(default_factory=dict)  # portal selector overrides
     list_title: str | None = None  # link text on the list page that led here
+    archive: ArchiveRef | None = None  # the WARC response record of this page, when archived
 
 
 @dataclass
@@ -53,6 +65,7 @@ class ArticleItem:
     quality_flags: list[str] = field(default_factory=list)  # see README "Quality flags"
     fixes: list[str] = field(default_factory=list)  # repairs applied (charset, mojibake, script…)
     cluster: str = ""  # reprint cluster: the same id for every copy, whichever is kept
+    archive: ArchiveRef | None = None  # the page's WARC response record: file, offset, record_id
 
 
 @dataclass

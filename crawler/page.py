@@ -255,6 +255,7 @@ def process_page(
         original_script=original_script,
         quality_flags=_dedupe(flags),
         fixes=_dedupe(fixes),
+        archive=page.archive,
     )
 
 

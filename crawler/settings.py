@@ -78,6 +78,12 @@ PAGE_MAX_BYTES = 8 * 1024 * 1024
 PAGE_MAX_ELEMENTS = 30_000
 # Body text longer than this (characters) is cut at a paragraph end, flagged "text_truncated".
 TEXT_MAX_CHARS = 200_000
+# WARC archive of every response received (see README "The archive"): on by default.
+ARCHIVE_ENABLED = True
+# Where the WARC files go; empty = OUTPUT_DIR/<site>/warc/.
+ARCHIVE_DIR = ""
+# A WARC file is finished (renamed from .open) once it reaches this many MiB.
+ARCHIVE_MAX_FILE_MB = 1000
 # Garbage-collector thresholds in the crawl process: Scrapy makes many short-lived
 # objects per response, and the default generation-0 threshold (700) spends a large
 # share of its CPU collecting them.
@@ -133,6 +139,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsPolicyMiddleware": 100,  # robots.txt with a policy for broken files
     "crawler.middlewares.FetchStatsMiddleware": 540,  # final fetch outcomes (after retries)
+    "crawler.archive.WarcArchiveMiddleware": 950,  # WARC archive: raw bytes, before inflation
 }
 
 ITEM_PIPELINES = {

@@ -2,6 +2,13 @@
 
     python -m crawler extract [--url URL] [--site NAME] [--encoding X] [--timeout S] FILE...
 
+A FILE may also be a WARC file (``.warc``/``.warc.gz``, this project's archive or
+another crawler's): each article page in it (2xx, a page type; with this
+project's archives, the pages the crawl took for articles) gives one record,
+with the record's URL and its WARC date as ``fetched_at``.  A WARC file cut
+short or corrupt gives an error record naming the offset, after the records
+before it.
+
 Records are printed in input order, one line each (UTF-8, not ``\\u`` escaped).
 Without ``--url`` a record's URL is ``file://`` + the file's absolute path
 (``--url`` needs exactly one FILE); its ``fetched_at`` is the file's
@@ -49,6 +56,7 @@ from scrapy.settings import Settings
 
 from crawler.items import ArticleItem, PageItem
 from crawler.page import process_page
+from crawler.warc import is_warc
 from pipelines.charset import utf16_without_bom
 from pipelines.dates import CHINA_TZ
 from pipelines.page import end_pool, page_limits, start_pool
@@ -63,7 +71,7 @@ _HTML_START = (b"<!doctype", b"<html", b"<head", b"<body", b"<meta", b"<?xml", b
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="saved HTML page(s)")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="saved HTML page(s) or WARC files")
     parser.add_argument("--url", help="the page's URL (only with exactly one FILE)")
     parser.add_argument("--site", help="portal name from seeds/ (display name, charset, selectors)")
     parser.add_argument("--encoding", help="decode every file with this codec")
@@ -224,6 +232,13 @@ def _extract_all(
     out = sys.stdout
     for name in args.files:
         path = Path(name)
+        if not args.url and path.is_file() and is_warc(path):
+            found, bad = _warc_records(path, options, runner, min_chars)
+            status = max(status, bad)
+            for one in found:
+                out.write(json.dumps(one, ensure_ascii=False) + "\n")
+            out.flush()
+            continue
         url = args.url or "file://" + str(path.resolve())
         try:
             if not path.is_file():
@@ -240,10 +255,61 @@ def _extract_all(
                 "error": f"{type(exc).__name__}: {exc}",
             }
         else:
-            reason = rejection_reason(item, min_chars)
-            if reason and reason not in item.quality_flags:
-                item.quality_flags.append(reason)
-            record = dataclasses.asdict(item)
+            record = _checked(item, min_chars)
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
     return status
+
+
+def _warc_records(
+    path: Path, options: dict[str, Any], runner: PageRunner, min_chars: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Records of the article pages in a WARC file; status 1 when the file is bad."""
+    from crawler.reprocess import BodyDecoder, is_article
+    from crawler.spiders.base import is_page_type
+    from crawler.warc import ArchivedResponse, WarcError, iter_records
+
+    decode = BodyDecoder()
+    records: list[dict[str, Any]] = []
+    status = 0
+    try:
+        for rec in iter_records(path):
+            if not isinstance(rec, ArchivedResponse) or not 200 <= rec.status < 300:
+                continue
+            if not is_page_type(rec.header("Content-Type")) or not is_article(rec, None):
+                continue
+            try:
+                body, ctype = decode(rec)
+                page = PageItem(
+                    url=rec.url,
+                    body=body,
+                    site=options.get("site", "file"),
+                    site_name=options.get("site_name", ""),
+                    fetched_at=rec.date.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+                    content_type=ctype,
+                    charset=options.get("charset"),
+                    selectors=dict(options.get("selectors") or {}),
+                    archive={
+                        "file": str(path.resolve()),
+                        "offset": rec.offset,
+                        "record_id": rec.record_id,
+                    },
+                )
+                records.append(_checked(runner.run(page), min_chars))
+            except Exception as exc:  # one page's failure is reported, the others go on
+                status = 1
+                records.append(
+                    {"file": str(path), "url": rec.url, "offset": rec.offset, "error": repr(exc)}
+                )
+    except WarcError as exc:
+        status = 1
+        records.append({"file": str(path), "offset": exc.offset, "error": str(exc)})
+    return records, status
+
+
+def _checked(item: ArticleItem, min_chars: int) -> dict[str, Any]:
+    """The record as a dict, with the reason a crawl would drop it added to its flags."""
+    reason = rejection_reason(item, min_chars)
+    if reason and reason not in item.quality_flags:
+        item.quality_flags.append(reason)
+    return dataclasses.asdict(item)

@@ -37,6 +37,11 @@ def now_china() -> str:
     return datetime.now(CHINA_TZ).isoformat(timespec="seconds")
 
 
+def is_page_type(content_type: str | None) -> bool:
+    """A Content-Type the page pipeline reads (HTML, XML, plain text), or none given."""
+    return not content_type or any(t in content_type.lower() for t in ("html", "xml", "text/plain"))
+
+
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
@@ -162,7 +167,7 @@ class BaseNewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[PageItem]:
         content_type = response.headers.get(b"Content-Type")
         ctype = content_type.decode("latin-1") if content_type else None
-        if ctype and not any(t in ctype.lower() for t in ("html", "xml", "text/plain")):
+        if not is_page_type(ctype):
             self.crawler.stats.inc_value("spider/skipped_not_html")
             self.logger.info("not an HTML page (%s): %s", ctype, response.url)
             return
@@ -176,6 +181,7 @@ class BaseNewsSpider(scrapy.Spider):
             charset=self.charset,
             selectors=dict(self.selectors),
             list_title=response.meta.get("list_title"),
+            archive=response.meta.get("archive"),
         )
 
 
