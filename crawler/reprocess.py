@@ -411,6 +411,14 @@ def run_plan(
 
     start_next()
     process.start()
+    # Each portal's state is closed once every crawler ran (the crawl's run extension,
+    # which closes it there, is off): its lock released and the moves recorded for it
+    # after its own crawler finished (a later portal's origin replacing its kept
+    # reprint) applied, as the next crawl of that portal would.
+    from crawler.state import close_portal_state
+
+    for _, crawler in crawlers:
+        close_portal_state(crawler)
     for name, crawler in crawlers:
         assert crawler.stats is not None
         results.append(SiteResult(name, dict(crawler.stats.get_stats())))

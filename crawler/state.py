@@ -707,6 +707,13 @@ def apply_pending(state_root: Path, output_root: Path, site: str) -> bool:
 _STATES: weakref.WeakKeyDictionary[Any, PortalState] = weakref.WeakKeyDictionary()
 
 
+def close_portal_state(crawler: Any) -> None:
+    """Close ``crawler``'s portal state if it was opened: lock released, pending moves applied."""
+    state = _STATES.pop(crawler, None)
+    if state is not None:
+        state.close()
+
+
 def portal_state(crawler: Any) -> PortalState:
     """The ``PortalState`` of ``crawler``'s portal, opened (lock taken) on first call.
 
