@@ -30,7 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="OUTPUT_DIR")
     parser.add_argument("--site", help="put every record under this site (a portal in seeds/)")
     parser.add_argument(
-        "-j", "--workers", type=int, default=2, help="page pipeline processes (0: in-process)"
+        "-j",
+        "--workers",
+        type=int,
+        default=0,
+        help="page pipeline processes (default 0: in-process; more can stall, see README)",
     )
     parser.add_argument("--since", help="only articles published on or after YYYY-MM-DD")
     parser.add_argument("--state-dir", type=Path, help="STATE_DIR (default: DIR/.state)")
