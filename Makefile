@@ -20,16 +20,22 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 # Re-resolve the lock (after a change of pyproject.toml's dependencies, or to upgrade).
+# `make lock LOCK_FLAGS=` keeps every existing pin and only adds what is new.
+LOCK_FLAGS ?= --upgrade
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
-		--generate-hashes --upgrade --quiet -o $(LOCK)
+		--generate-hashes $(LOCK_FLAGS) --quiet -o $(LOCK)
 
 demo: install
 	$(BIN)/python -m crawler demo
 
+# Debian packages the tests' local servers need, installed where missing (tests/tools/ensure_debs.sh).
+TEST_DEBS :=
+
 test: install
+	bash tests/tools/ensure_debs.sh $(TEST_DEBS)
 	$(BIN)/python -m pytest -q
 
 lint: install
