@@ -90,6 +90,7 @@ class RevisitPage:
     error: str | None = None  # the download error when there was no response
     etag: str | None = None  # the response's ETag validator
     last_modified: str | None = None  # the response's Last-Modified validator
+    cookies: list[str] = field(default_factory=list)  # its Set-Cookie values (challenge walls)
     page: PageItem | None = None  # the page (an HTML or text body), for the page pipeline
     archive: ArchiveRef | None = None  # the response's WARC record, when archived
 

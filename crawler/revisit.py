@@ -62,7 +62,13 @@ from twisted.python.failure import Failure
 from crawler.fsutil import write_atomic
 from crawler.ids import url_key
 from crawler.items import PageItem, RevisitPage
-from crawler.state import OUTPUT_FILES, _tail_sha1, portal_state, repair_jsonl_tail
+from crawler.state import (
+    _URL_FIELD,
+    OUTPUT_FILES,
+    _tail_sha1,
+    portal_state,
+    repair_jsonl_tail,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -399,18 +405,28 @@ class RevisitSchedule:
 
 def load_versions(output_dir: Path, keys: set[str]) -> dict[str, dict[str, dict[str, Any]]]:
     """For each key, its records by ``content_hash`` (the latest of each), from the output
-    files and ``versions.jsonl``."""
+    files and ``versions.jsonl``.  Lines of other articles are told apart by their url
+    alone (read off the line's start as the store writes it), not parsed."""
     found: dict[str, dict[str, dict[str, Any]]] = {}
     if not keys:
         return found
     for name in (*OUTPUT_FILES, VERSIONS_FILE):
-        for _, record in iter_jsonl(output_dir / name):
-            url = record.get("url")
-            if not isinstance(url, str):
-                continue
-            key = url_key(url)
-            if key in keys:
-                found.setdefault(key, {})[str(record.get("content_hash"))] = record
+        try:
+            fh = (output_dir / name).open("rb")
+        except FileNotFoundError:
+            continue
+        with fh:
+            for line in fh:
+                fast = _URL_FIELD.match(line)
+                if fast and url_key(fast.group(1).decode("utf-8", "replace")) not in keys:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                url = record.get("url") if isinstance(record, dict) else None
+                if isinstance(url, str) and url_key(url) in keys:
+                    found.setdefault(url_key(url), {})[str(record.get("content_hash"))] = record
     return found
 
 
@@ -519,6 +535,7 @@ def revisit_page(response: Response, page: PageItem | None) -> RevisitPage:
         location=location,
         etag=_header(response, b"ETag"),
         last_modified=_header(response, b"Last-Modified"),
+        cookies=[v.decode("latin-1") for v in response.headers.getlist(b"Set-Cookie")],
         page=page if response.body else None,
         archive=meta.get("archive"),
     )

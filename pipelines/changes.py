@@ -15,7 +15,8 @@ and, for a page with a body, the record the page pipeline made of it.
   responsible editors) differ from the version on record.  What the extractor
   leaves out (adverts, view counters, sidebars) is no change;
 - ``unchanged``: the same record; ``not_modified``: a 304 to a conditional request;
-- ``blocked``: a challenge page or a refusal (401, 403, 429);
+- ``blocked``: a challenge page (``pipelines.challenge``: 瑞数, 加速乐, WAF block
+  pages, 请稍候 / 安全验证 interstitials) or a refusal (401, 403, 429);
 - ``unreachable``: no response (timeouts, refused connections, DNS), a 5xx after
   the retries, any other status, or a page that cannot be read (garbled, too
   large).
@@ -33,13 +34,14 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.ids import url_key
 from crawler.items import ArticleItem
+from pipelines import challenge
 from pipelines.validate import rejection_reason
 
 REMOVED = "removed"
@@ -80,25 +82,6 @@ TINY_FRACTION = float(_DATA["soft_404"]["tiny_fraction"])
 PHRASE_FRACTION = float(_DATA["soft_404"]["phrase_fraction"])
 _SOFT_404 = re.compile("|".join(re.escape(p) for p in SOFT_404_PHRASES), re.I)
 
-# Markers of challenge pages (JavaScript checks, CAPTCHAs, WAF refusals), lower case.
-# Hand-written: the common Chinese WAFs and CDNs (加速乐, 安全狗, 云锁, Cloudflare).
-_CHALLENGE_MARKERS = (
-    "__jsl_clearance",
-    "cf-chl",
-    "cf_chl_",
-    "just a moment...",
-    "attention required",
-    "安全验证",
-    "人机验证",
-    "滑动验证",
-    "访问验证",
-    "请开启javascript",
-    "您的访问被拦截",
-    "访问被拒绝",
-    "安全狗",
-    "云锁",
-)
-
 
 @dataclass
 class Fetch:
@@ -109,6 +92,7 @@ class Fetch:
     redirected: bool = False  # a redirect was followed to get here
     location: str | None = None  # Location of a 3xx that was not followed
     error: str | None = None  # the download error (exception name) when no response
+    cookies: list[str] = field(default_factory=list)  # the response's Set-Cookie values
 
 
 @dataclass
@@ -118,25 +102,12 @@ class Outcome:
     changed_fields: list[str]
 
 
-_JS_MARKERS = frozenset(
-    {"__jsl_clearance", "cf-chl", "cf_chl_", "just a moment...", "请开启javascript"}
-)
-_CAPTCHA_MARKERS = frozenset({"人机验证", "滑动验证", "安全验证", "访问验证"})
+def challenge_kind(status: int, html: str, cookies: list[str] | None = None) -> str | None:
+    """The kind of challenge page a response is (``pipelines.challenge``), or None.
 
-
-def challenge_kind(status: int | None, html: str) -> str | None:
-    """The kind of challenge page ``html`` is ("js", "captcha", "waf"), or None.
-
-    The one place revisits recognise challenge pages: a shared classifier of
-    challenge pages replaces its body when the crawl has one.
+    ``cookies``: the response's ``Set-Cookie`` values.
     """
-    head = html[:20000].lower()
-    for marker in _CHALLENGE_MARKERS:
-        if marker in head:
-            if marker in _JS_MARKERS:
-                return "js"
-            return "captcha" if marker in _CAPTCHA_MARKERS else "waf"
-    return None
+    return challenge.classify(status, {"Set-Cookie": cookies or []}, html)
 
 
 def is_home_or_list(url: str, list_urls: list[str]) -> bool:
@@ -192,7 +163,7 @@ def classify(
     rejected = rejection_reason(record, min_chars) if record is not None else "empty"
     # an article as long as the recorded one is no challenge page, whatever it mentions
     article_like = status == 200 and rejected is None and chars > previous_chars * PHRASE_FRACTION
-    challenge = None if article_like else challenge_kind(status, html)
+    challenge = None if article_like else challenge_kind(status, html, fetch.cookies)
     if challenge:
         return Outcome(BLOCKED, f"challenge page ({challenge}), status {status}", [])
     if status == 304:

@@ -156,7 +156,7 @@ class RevisitPipeline:
         spider = self.crawler.spider
         list_urls = list(getattr(spider, "start_urls", []) or [])
         fetch = changes.Fetch(
-            item.status, item.final_url, item.redirected, item.location, item.error
+            item.status, item.final_url, item.redirected, item.location, item.error, item.cookies
         )
         if item.error == "IgnoreRequest":  # robots.txt or offsite: not asked, nothing known
             outcome = changes.Outcome("skipped", "request not sent (robots.txt or offsite)", [])

@@ -293,6 +293,12 @@ def test_a_challenge_page_is_blocked_never_removed() -> None:
     page = record(ART, text="", title="安全验证")
     assert outcome(200, page, html) == changes.BLOCKED
     assert outcome(503, None, html) == changes.BLOCKED
+    waf = "<html><body><h1>您的访问被拦截</h1><p>网站防火墙</p></body></html>"
+    assert outcome(403, None, waf) == changes.BLOCKED
+    assert outcome(200, record(ART, text=""), waf) == changes.BLOCKED
+    cookie_wall = changes.Fetch(521, ART, cookies=["__jsluid_h=abc; path=/"])
+    wall = "<script>document.cookie='x=1'</script>"
+    assert changes.classify(cookie_wall, None, wall, PREVIOUS, LISTS, 80).kind == changes.BLOCKED
     # an article mentioning 安全验证 is no challenge
     article = record(ART, text=TEXT.replace("提升群众安全感", "完善网络安全验证机制"))
     assert outcome(200, article, "<p>安全验证</p>") == changes.MODIFIED
@@ -450,6 +456,37 @@ def test_replica_removals_edits_and_outages() -> None:
     challenge = replica.lookup(host, first)
     assert challenge is not None
     assert challenge.status == 200
-    assert changes.challenge_kind(200, challenge.body.decode("gb18030")) == "js"
+    assert changes.challenge_kind(200, challenge.body.decode("gb18030")) == "jiasule"
     with pytest.raises(ValueError, match="'how' must be one of"):
         replica.remove(site.url(first), "vanish")
+
+
+def test_the_version_on_record_is_the_one_with_the_entrys_hash(tmp_path: Path) -> None:
+    from crawler.revisit import RevisitState, load_versions
+    from pipelines.store import encode_record
+
+    out = tmp_path / "out"
+    write_output(out, URLS[:2])
+    edited = record(URLS[0], text=TEXT + "\n补充一段。")
+    (out / "versions.jsonl").write_bytes(encode_record(edited))
+    found = load_versions(out, {url_key(URLS[0])})
+    assert set(found) == {url_key(URLS[0])}  # the other article's lines are left alone
+    assert set(found[url_key(URLS[0])]) == {content_hash(TEXT), edited.content_hash}
+    schedule = open_schedule(tmp_path)
+    schedule.open()
+    state = RevisitState("demo", schedule, 10, schedule_info(schedule))
+    state.versions = found
+    entry = schedule.entries[url_key(URLS[0])]
+    previous = state.previous(entry)
+    assert previous is not None
+    assert previous["text"] == TEXT  # the entry still has the first version's hash
+    entry.content_hash = edited.content_hash
+    previous = state.previous(entry)
+    assert previous is not None
+    assert previous["text"] == edited.text
+
+
+def schedule_info(schedule: RevisitSchedule) -> Any:
+    from crawler.revisit import OpenInfo
+
+    return OpenInfo(entries=len(schedule.entries))
