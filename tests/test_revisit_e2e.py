@@ -196,6 +196,36 @@ def test_other_removals_and_an_outage(fresh_replica: Any, tmp_path: Path) -> Non
     assert summary(tmp_path, site)["revisit"]["unreachable"] == 1
 
 
+def test_a_run_killed_after_its_events_writes_none_of_them_again(
+    fresh_replica: Any, tmp_path: Path
+) -> None:
+    replica = fresh_replica.url
+    site = "scfzw"
+    assert crawl(site, replica, tmp_path, **DUE_NOW).returncode == 0
+    gone, edited = urls_of(replica, site)[:2]
+    control(replica, "remove", {"url": gone, "how": "404"})
+    control(
+        replica, "edit", {"url": edited, "paragraph": 0, "text": "首段已改写，内容与原稿不同。"}
+    )
+    log = tmp_path / "state" / site / "revisit.log"
+    before = log.read_bytes()
+    time.sleep(1.1)
+    second = crawl(site, replica, tmp_path, "-a", "revisit=1", **DUE_NOW)
+    assert second.returncode == 0, second.stderr[-3000:]
+    found = events(tmp_path, site)
+    assert kinds(found) == {gone: "removed", edited: "modified"}
+    # the schedule as a run killed after writing its events (and versions) leaves it
+    log.write_bytes(before)
+    time.sleep(1.1)
+    third = crawl(site, replica, tmp_path, "-a", "revisit=1", **DUE_NOW)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert events(tmp_path, site) == found  # nothing written twice
+    assert len(read_jsonl(tmp_path / "output" / site / "versions.jsonl")) == 1
+    run = summary(tmp_path, site)
+    assert run["revisit"]["schedule_replayed"] == 2
+    assert run["revisit"]["still_removed"] == 1
+
+
 def test_revisits_stay_under_the_cap_and_new_articles_still_come(
     fresh_replica: Any, tmp_path: Path
 ) -> None:
