@@ -181,8 +181,14 @@ def _covered_from(path: Path, mark: dict[str, Any] | None) -> int:
     return size
 
 
-def iter_jsonl(path: Path, start: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(offset, record)`` of each parsable JSON object line of ``path`` from ``start``."""
+def iter_jsonl(
+    path: Path, start: int = 0, skip: set[str] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(offset, record)`` of each parsable JSON object line of ``path`` from ``start``.
+
+    Lines whose url (read off the line's start, as the store writes it) has its url
+    key in ``skip`` are passed over unparsed.
+    """
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -192,6 +198,10 @@ def iter_jsonl(path: Path, start: int = 0) -> Iterator[tuple[int, dict[str, Any]
         offset = start
         for line in fh:
             here, offset = offset, offset + len(line)
+            if skip:
+                fast = _URL_FIELD.match(line)
+                if fast and url_key(fast.group(1).decode("utf-8", "replace")) in skip:
+                    continue
             try:
                 data = json.loads(line)
             except ValueError:
@@ -297,7 +307,9 @@ class RevisitSchedule:
         added: list[Entry] = []
         for name in OUTPUT_FILES:
             path = self.output_dir / name
-            for _, record in iter_jsonl(path, _covered_from(path, marks.get(name))):
+            for _, record in iter_jsonl(
+                path, _covered_from(path, marks.get(name)), skip=set(self.entries)
+            ):
                 url = record.get("url")
                 if not isinstance(url, str) or not url:
                     continue
