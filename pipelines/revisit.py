@@ -141,6 +141,20 @@ class RevisitPipeline:
             )
             self.stats.inc_value("state/write_errors")
         self.stats.set_value("revisit/schedule_entries", len(schedule.entries))
+        requests = int(self.stats.get_value("revisit/requests") or 0)
+        if requests:
+            outcomes = ", ".join(
+                f"{int(self.stats.get_value(f'revisit/{kind}') or 0)} {kind}"
+                for kind in (*changes.EVENTS, changes.UNCHANGED, changes.NOT_MODIFIED)
+                if self.stats.get_value(f"revisit/{kind}")
+            )
+            logger.info(
+                "%s: %d known article(s) revisited: %s → %s",
+                self.state.site,
+                requests,
+                outcomes,
+                schedule.events_path,
+            )
 
     # -- one revisit ---------------------------------------------------------------------
     def process_item(self, item: Any) -> Any:
