@@ -27,6 +27,9 @@ its page was sent with.
 
 Stats: ``revisit/requests``, ``revisit/<outcome>`` (``unchanged``,
 ``not_modified``, ``still_removed``, ``skipped`` and the event names),
+``revisit/extraction_changed`` (fields that differ only because today's page
+pipeline reads the archived previous page differently: left out of the event,
+and no event when nothing else changed),
 ``revisit/events``, ``revisit/versions``, ``revisit/schedule_entries``,
 ``revisit/schedule_added``, ``revisit/schedule_corrupt_lines``,
 ``revisit/schedule_replayed``.
@@ -36,13 +39,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import DropItem, IgnoreRequest
 from scrapy.http import Response
 
 from crawler.ids import record_id, url_key
@@ -176,6 +180,22 @@ class RevisitPipeline:
             outcome = changes.Outcome("skipped", "request not sent (robots.txt or offsite)", [])
         else:
             outcome = changes.classify(fetch, record, html, previous, list_urls, self.min_chars)
+        compared = previous  # what the new record is compared with, for the event
+        if outcome.kind == changes.MODIFIED and record is not None and previous is not None:
+            again = self._previous_extracted_now(item, previous)
+            if again is not None:
+                # the archived previous page, extracted by today's pipeline: what differs
+                # from today's record changed on the page; the rest is the extraction
+                really = changes.changed_fields(again, record)
+                if really != outcome.changed_fields:
+                    self.stats.inc_value("revisit/extraction_changed")
+                if not really:
+                    outcome = changes.Outcome(
+                        changes.UNCHANGED, "the extraction changed, not the page", []
+                    )
+                else:
+                    outcome = changes.Outcome(outcome.kind, outcome.reason, really)
+                    compared = {**previous, "text": again["text"]}
         kind = resolve(outcome.kind, entry)
         fields = outcome.changed_fields
         if kind == changes.RESTORED and record is not None and previous is not None:
@@ -184,7 +204,7 @@ class RevisitPipeline:
         if kind in (changes.REMOVED, changes.MODIFIED, changes.RESTORED) or (
             kind in (changes.UNREACHABLE, changes.BLOCKED) and entry.last_outcome != kind
         ):
-            event = self._event(item, entry, kind, outcome.reason, fields, record, previous, now)
+            event = self._event(item, entry, kind, outcome.reason, fields, record, compared, now)
         try:
             if event is not None:
                 if record is not None and kind in (changes.MODIFIED, changes.RESTORED) and fields:
@@ -222,6 +242,39 @@ class RevisitPipeline:
             self.stats.inc_value(f"page/errors/{type(exc).__name__}")
             logger.warning("revisit of %s: page processing failed: %r", item.url, exc)
             return None, html
+
+    def _previous_extracted_now(
+        self, item: RevisitPage, previous: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The version on record as today's page pipeline reads its archived page.
+
+        A change to the extraction rules (a new release, a portal's selectors) changes
+        the ``content_hash`` of pages that did not change; comparing today's record
+        with the archived previous page extracted the same way tells the two apart.
+        None when there is no archived copy or it cannot be read.
+        """
+        ref = previous.get("archive")
+        if not isinstance(ref, dict) or item.page is None:
+            return None
+        from crawler.reprocess import BodyDecoder
+        from crawler.warc import ArchivedResponse, WarcError, iter_records
+
+        path = Path(str(ref.get("file") or ""))
+        if not path.is_absolute():
+            path = self.state.schedule.output_dir / path
+        try:
+            rec = next(iter(iter_records(path, int(ref.get("offset") or 0), 1)), None)
+            if not isinstance(rec, ArchivedResponse) or rec.record_id != ref.get("record_id"):
+                return None
+            body, ctype = BodyDecoder(self.crawler)(rec)
+            page = replace(item.page, body=body, content_type=ctype, archive=None)
+            return asdict(process_page(page, **self.limits))
+        except (OSError, ValueError, WarcError, IgnoreRequest) as exc:
+            logger.debug("revisit of %s: archived version not read: %s", item.url, exc)
+            return None
+        except Exception as exc:  # the page pipeline on an old page: never fails the revisit
+            logger.warning("revisit of %s: archived version not extracted: %r", item.url, exc)
+            return None
 
     def _event(
         self,

@@ -276,3 +276,25 @@ def test_revisits_stay_under_the_cap_and_new_articles_still_come(
     assert len(set(revisited)) == 4  # the most overdue first: the next run takes others
     assert set(revisited) <= set(known)
     assert events(tmp_path, site) == []
+
+
+def test_a_change_of_the_extraction_alone_is_no_modification(
+    fresh_replica: Any, tmp_path: Path
+) -> None:
+    """Every text read differently (here: cut at 300 characters by TEXT_MAX_CHARS), no
+    page changed but one retitled: the archived previous pages, extracted the same way,
+    give the same records, so the only event is the real edit."""
+    replica = fresh_replica.url
+    site = "dali"
+    first = crawl(site, replica, tmp_path, **DUE_NOW)
+    assert first.returncode == 0, first.stderr[-3000:]
+    retitled = urls_of(replica, site)[0]
+    control(replica, "edit", {"url": retitled, "title": "大理州召开会议（更新）"})
+    time.sleep(1.1)
+    second = crawl(site, replica, tmp_path, "-a", "revisit=1", **DUE_NOW, TEXT_MAX_CHARS="300")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert kinds(events(tmp_path, site)) == {retitled: "modified"}
+    [event] = events(tmp_path, site)
+    assert event["changed_fields"] == ["title"]
+    revisit = summary(tmp_path, site)["revisit"]
+    assert revisit["extraction_changed"] >= 3, revisit
