@@ -6,6 +6,7 @@ without persistence unless asked for, and is stopped by the test that started it
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -65,8 +66,11 @@ class RedisServer:
         """Stop the server (``save``: writing its data to ``dump.rdb`` first)."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        if save:
-            self.client().save()
+        if save:  # saved and stopped in one command: no write between the two
+            with contextlib.suppress(redis.exceptions.ConnectionError):
+                self.client().shutdown(save=True)
+            self.proc.wait(timeout=30)
+            return
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)

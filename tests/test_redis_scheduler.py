@@ -60,7 +60,11 @@ class FakeCrawler:
     def __init__(self, url: str, state: Path, **overrides: Any) -> None:
         values = {k: getattr(project_settings, k) for k in dir(project_settings) if k.isupper()}
         values.update(
-            REDIS_URL=url, STATE_DIR=str(state), REDIS_LEASE_SECONDS=1.0, REDIS_POLL_SECONDS=0
+            REDIS_URL=url,
+            STATE_DIR=str(state),
+            REDIS_LEASE_SECONDS=1.0,
+            REDIS_POLL_SECONDS=0,
+            CONCURRENT_REQUESTS_PER_DOMAIN=8,
         )
         values.update(overrides)
         self.settings = Settings(values)

@@ -41,8 +41,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
@@ -50,7 +52,7 @@ from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawler import signals
+from crawler import journal, signals
 from crawler.dedup.engine import Prepared, prepare
 from crawler.dedup.index import IndexParams
 from crawler.dedup.minhash import estimate
@@ -59,7 +61,7 @@ from crawler.dedup.state import record_meta
 from crawler.distributed.connection import RedisLink, link_for
 from crawler.distributed.workers import worker_id
 from crawler.items import ArticleItem, DuplicateItem
-from crawler.state import site_of
+from crawler.state import PortalLock, PortalLocked, site_of
 from pipelines.dedup import (
     STAT_KEYS,
     item_fields,
@@ -322,6 +324,53 @@ class RedisIndex:
         return [json.loads(op) for op in self._run("take_moves", owner)]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def apply_orphan_moves(index: RedisIndex, out_root: Path, state_root: Path, skip: str = "") -> int:
+    """Apply the moves queued for process folders of this host whose process has ended.
+
+    Each such folder is taken under its lock, its moves go to its journal and the
+    journal is applied to its files; returns the moves applied.
+    """
+    host = worker_id().rsplit("-", 1)[0]
+    pattern = index.link.key("moves", "*", f"{host}-*")
+    client = index.link.client
+    keys = index.link.call(lambda: list(client.scan_iter(match=pattern, count=1000)))
+    done = 0
+    for raw in keys:
+        owner = _text(raw)[len(index.link.key("moves")) + 1 :]
+        site, _, wid = owner.partition("/")
+        pid = wid.rsplit("-", 1)[-1]
+        if owner == skip or not pid.isdigit() or _alive(int(pid)):
+            continue
+        out_dir, st_dir = out_root / site / wid, state_root / site / wid
+        if not out_dir.is_dir():
+            continue
+        lock = PortalLock(state_root / site / f"{wid}.lock", site)
+        try:
+            lock.acquire()
+        except PortalLocked:
+            continue
+        try:
+            ops = index.take_moves(owner)
+            journal.record(st_dir, site, ops)
+            applied = journal.apply(st_dir, site, out_dir, keep_missing=False)
+            done += len(applied.demoted)
+        finally:
+            lock.release()
+        if ops:
+            logger.info("%s: %d move(s) applied for its ended process", out_dir, len(ops))
+    return done
+
+
 class RedisDedupPipeline:
     """The dedup stage of a Redis crawl (in place of ``pipelines.dedup.DedupPipeline``).
 
@@ -355,6 +404,13 @@ class RedisDedupPipeline:
 
     def close_spider(self) -> None:
         self._apply_queued_moves()
+        settings = self.crawler.settings
+        apply_orphan_moves(
+            self.index,
+            Path(settings.get("OUTPUT_DIR") or "output"),
+            Path(settings.get("STATE_DIR") or "state"),
+            skip=self.owner,
+        )
 
     def _apply_queued_moves(self) -> None:
         """Moves other processes decided for records this process wrote."""

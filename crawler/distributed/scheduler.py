@@ -28,6 +28,9 @@ back to the queue, and any worker fetches it.  After an outage no worker takes
 leases back for ``REDIS_LEASE_SECONDS``, so the workers that survived it can
 renew theirs first.
 
+A worker holds at most ``2 * CONCURRENT_REQUESTS_PER_DOMAIN`` leases (what the
+portal's download slot starts soon; Scrapy's engine would otherwise take up to
+``CONCURRENT_REQUESTS`` from the queue and leave the other workers nothing).
 A worker stays alive while the queue or any lease is not empty: it polls the
 queue every tick (no blocking pop, no idle gap), so it picks up what the
 others' pages link to.  The last worker to close with both empty deletes the
@@ -175,6 +178,16 @@ class RedisScheduler:
         self.lease = crawler.settings.getfloat("REDIS_LEASE_SECONDS")
         self.poll = crawler.settings.getfloat("REDIS_POLL_SECONDS")
         self.worker = worker_id()
+        # leases held at once: what the portal's download slot can start soon (a process
+        # crawls one portal), not all CONCURRENT_REQUESTS, so workers share the queue
+        settings = crawler.settings
+        self.max_leases = max(
+            1,
+            min(
+                settings.getint("CONCURRENT_REQUESTS"),
+                2 * settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+            ),
+        )
         self.base = ""
         self.spider: Spider | None = None
         self.leases: dict[Request, str] = {}  # popped here, not yet acknowledged
@@ -324,7 +337,7 @@ class RedisScheduler:
 
     def next_request(self) -> Request | None:
         assert self.spider is not None
-        if self.lost or self._waiting():
+        if self.lost or self._waiting() or len(self.leases) >= self.max_leases:
             return None
         if self.pending or self.acks:
             self._flush()
