@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -76,6 +77,28 @@ class Worker:
         return f"{self.site}/{os.uname().nodename}-{self.proc.pid}"
 
 
+def together(server: RedisServer, start: Any) -> list[Worker]:
+    """``start()``'s workers, held at their first write to Redis until all are connected.
+
+    Start-up takes seconds on a loaded machine; without this the first worker
+    would often crawl the portal alone before the others are up.
+    """
+    client = server.client()
+    client.client_pause(60_000, all=False)  # write commands wait, reads go on
+    try:
+        workers: list[Worker] = start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            others = [c for c in client.client_list() if c["cmd"] != "client|list"]
+            if len(others) >= len(workers):
+                break
+            assert all(w.proc.poll() is None for w in workers)
+            time.sleep(0.1)
+    finally:
+        client.client_unpause()
+    return workers
+
+
 def run_all(workers: list[Worker], timeout: float = 300) -> None:
     for w in workers:
         code = w.wait(timeout)
@@ -118,10 +141,13 @@ def test_two_workers_share_one_portal(
     bulk_replica: Replica, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     site = "scfzw"
-    workers = [
-        Worker(site, bulk_replica.url, tmp_path, n, settings_for(redis_server, **SLOW))
-        for n in (1, 2)
-    ]
+    workers = together(
+        redis_server,
+        lambda: [
+            Worker(site, bulk_replica.url, tmp_path, n, settings_for(redis_server, **SLOW))
+            for n in (1, 2)
+        ],
+    )
     run_all(workers)
     assert_fetched_once(workers)
     assert all(w.fetched() for w in workers), "a worker fetched nothing"
@@ -159,10 +185,13 @@ def test_three_workers_two_portals_decide_duplicates_as_one_process(
     assert want_dups, "the replica has reprints across these portals"
     work = tmp_path / "redis"
     work.mkdir()
-    workers = [
-        Worker(site, bulk_replica.url, work, n, settings_for(redis_server, **SLOW))
-        for n, site in enumerate(("scfzw", "dali", "scfzw"))
-    ]
+    workers = together(
+        redis_server,
+        lambda: [
+            Worker(site, bulk_replica.url, work, n, settings_for(redis_server, **SLOW))
+            for n, site in enumerate(("scfzw", "dali", "scfzw"))
+        ],
+    )
     run_all(workers)
     assert_fetched_once(workers)
     kept = [r for s in ("scfzw", "dali") for r in records(work, s)]
@@ -185,6 +214,21 @@ def test_three_workers_two_portals_decide_duplicates_as_one_process(
         for r in read(p)
     }
     assert any(owner.get(k) not in (None, v) for k, v in dup_owner.items())
+    # merging every process's files gives what one process wrote
+    inputs = sorted((work / "output").glob("*/*/articles.jsonl"))
+    inputs += sorted((work / "output").glob("*/*/duplicates.jsonl"))
+    merged = tmp_path / "merged"
+    done_merge = subprocess.run(
+        [sys.executable, "-m", "crawler", "dedup", *map(str, inputs), "--out", str(merged)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done_merge.returncode == 0, done_merge.stderr[-3000:]
+    assert {r["url"] for r in read(merged / "articles.jsonl")} == want_kept
+    assert {(r["url"], r["duplicate_of"]) for r in read(merged / "duplicates.jsonl")} == want_dups
 
 
 def wait_records(
@@ -205,8 +249,9 @@ def test_killed_worker_requests_are_fetched_by_another(
 ) -> None:
     site = "scfzw"
     conf = settings_for(redis_server, REDIS_LEASE_SECONDS="3", **SLOW)
-    victim = Worker(site, bulk_replica.url, tmp_path, 1, conf)
-    survivor = Worker(site, bulk_replica.url, tmp_path, 2, conf)
+    victim, survivor = together(
+        redis_server, lambda: [Worker(site, bulk_replica.url, tmp_path, n, conf) for n in (1, 2)]
+    )
     # the victim is at work (its own records written, more requests leased)
     own = tmp_path / "output" / victim.folder / "articles.jsonl"
     deadline = time.monotonic() + 120
@@ -230,7 +275,9 @@ def test_redis_stopped_mid_crawl_pauses_and_goes_on(
     redis_server.stop()
     redis_server.start(persist=True)
     conf = settings_for(redis_server, REDIS_RETRY_MAX_SECONDS="1", **SLOW)
-    workers = [Worker(site, bulk_replica.url, tmp_path, n, conf) for n in (1, 2)]
+    workers = together(
+        redis_server, lambda: [Worker(site, bulk_replica.url, tmp_path, n, conf) for n in (1, 2)]
+    )
     wait_records(tmp_path, site, 6, workers)
     redis_server.stop(save=True)
     time.sleep(4)
@@ -250,7 +297,9 @@ def test_redis_restarted_empty_is_refused(
 ) -> None:
     site = "scfzw"
     conf = settings_for(redis_server, **SLOW)
-    workers = [Worker(site, bulk_replica.url, tmp_path, n, conf) for n in (1, 2)]
+    workers = together(
+        redis_server, lambda: [Worker(site, bulk_replica.url, tmp_path, n, conf) for n in (1, 2)]
+    )
     wait_records(tmp_path, site, 4, workers)
     redis_server.stop()
     redis_server.start()  # no persistence: empty

@@ -117,17 +117,21 @@ class RedisLink:
     def up(self) -> bool:
         return self.down_since is None
 
-    def call(self, fn: Callable[[], T]) -> T:
+    def call(self, fn: Callable[[], T], give_up: float | None = None) -> T:
         """``fn()``, retried with backoff while Redis is unreachable (blocks meanwhile).
 
-        Raises :class:`RedisStateLost` when a script refuses a server without state.
+        Raises :class:`RedisStateLost` when a script refuses a server without state, and
+        the connection error once ``give_up`` seconds have passed (when given).
         """
         delay = 0.05
+        started = time.monotonic()
         while True:
             try:
                 result = fn()
             except UNREACHABLE as exc:
                 self.failed(exc)
+                if give_up is not None and time.monotonic() - started >= give_up:
+                    raise
                 time.sleep(delay)
                 delay = min(self.retry_max, delay * 2)
                 continue

@@ -28,7 +28,10 @@ The record it replaces moves to its portal's ``duplicates.jsonl``: through
 the store's move journal when this process wrote it, else the move is queued
 in Redis for the process that did (``<prefix>:moves:<site>/<host>-<pid>``),
 which applies it every ``MOVE_CHECK_EVERY`` items and at close
-(:class:`RedisDedupPipeline`).
+(:class:`RedisDedupPipeline`); moves queued for a process of this host that has
+closed meanwhile are applied by the next process of the host that closes
+(:func:`apply_orphan_moves`), and merging the output with ``python -m crawler
+dedup`` gives the same result in any case.
 
 Keys (``D`` = ``<prefix>:dd``): ``D:url``, ``D:hash`` (hashes: 64-bit key ->
 row), ``D:b:<band key>`` (sets of rows), ``D:sig`` (row -> signature bytes),
@@ -42,6 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +77,7 @@ from pipelines.dedup import (
 logger = logging.getLogger(__name__)
 
 MOVE_CHECK_EVERY = 50  # items between two looks for moves other processes queued here
+ORPHAN_LOCK_WAIT = 30.0  # seconds to wait for a closing process's folder lock
 
 _DECIDE = """
 local d = ARGV[1] .. ':dd'
@@ -178,10 +183,14 @@ redis.call('SADD', ARGV[1] .. ':dd:cited:' .. ARGV[2], ARGV[3])
 return 1
 """
 
+# ARGV[3] == '1': the owner is closing; moves queued for it later are applied by others
 _TAKE_MOVES = """
 local key = ARGV[1] .. ':moves:' .. ARGV[2]
 local ops = redis.call('LRANGE', key, 0, -1)
 redis.call('DEL', key)
+if ARGV[3] == '1' then
+  redis.call('SET', ARGV[1] .. ':moves-closed:' .. ARGV[2], 1, 'EX', 604800)
+end
 return ops
 """
 
@@ -320,8 +329,15 @@ class RedisIndex:
     def push_moves(self, owner: str, ops: Sequence[Mapping[str, Any]]) -> None:
         self._run("push_moves", owner, *(json.dumps(op, ensure_ascii=False) for op in ops))
 
-    def take_moves(self, owner: str) -> list[dict[str, Any]]:
-        return [json.loads(op) for op in self._run("take_moves", owner)]
+    def take_moves(self, owner: str, closing: bool = False) -> list[dict[str, Any]]:
+        """The moves queued for ``owner`` (``closing``: it takes no more after these)."""
+        got = self._run("take_moves", owner, "1" if closing else "0")
+        return [json.loads(op) for op in got]
+
+    def closed(self, owner: str) -> bool:
+        client = self.link.client
+        key = self.link.key("moves-closed", owner)
+        return bool(self.link.call(lambda: client.exists(key)))
 
 
 def _alive(pid: int) -> bool:
@@ -335,10 +351,12 @@ def _alive(pid: int) -> bool:
 
 
 def apply_orphan_moves(index: RedisIndex, out_root: Path, state_root: Path, skip: str = "") -> int:
-    """Apply the moves queued for process folders of this host whose process has ended.
+    """Apply the moves queued for process folders of this host whose process has closed.
 
-    Each such folder is taken under its lock, its moves go to its journal and the
-    journal is applied to its files; returns the moves applied.
+    Closed: its dedup stage took its last moves, or the process is gone.  Each such
+    folder is taken under its lock (waiting up to ``ORPHAN_LOCK_WAIT`` seconds for
+    a process still shutting down), its moves go to its journal and the journal is
+    applied to its files; returns the records moved.
     """
     host = worker_id().rsplit("-", 1)[0]
     pattern = index.link.key("moves", "*", f"{host}-*")
@@ -349,15 +367,24 @@ def apply_orphan_moves(index: RedisIndex, out_root: Path, state_root: Path, skip
         owner = _text(raw)[len(index.link.key("moves")) + 1 :]
         site, _, wid = owner.partition("/")
         pid = wid.rsplit("-", 1)[-1]
-        if owner == skip or not pid.isdigit() or _alive(int(pid)):
+        if owner == skip or not pid.isdigit():
             continue
+        if _alive(int(pid)) and not index.closed(owner):
+            continue  # it applies them itself when it closes
         out_dir, st_dir = out_root / site / wid, state_root / site / wid
         if not out_dir.is_dir():
             continue
         lock = PortalLock(state_root / site / f"{wid}.lock", site)
-        try:
-            lock.acquire()
-        except PortalLocked:
+        deadline = time.monotonic() + ORPHAN_LOCK_WAIT
+        while True:
+            try:
+                lock.acquire()
+                break
+            except PortalLocked:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        if not lock.held:
             continue
         try:
             ops = index.take_moves(owner)
@@ -403,7 +430,7 @@ class RedisDedupPipeline:
         self.owner = f"{self.site}/{worker_id()}"
 
     def close_spider(self) -> None:
-        self._apply_queued_moves()
+        self._apply_queued_moves(closing=True)
         settings = self.crawler.settings
         apply_orphan_moves(
             self.index,
@@ -412,9 +439,9 @@ class RedisDedupPipeline:
             skip=self.owner,
         )
 
-    def _apply_queued_moves(self) -> None:
+    def _apply_queued_moves(self, closing: bool = False) -> None:
         """Moves other processes decided for records this process wrote."""
-        ops = self.index.take_moves(self.owner)
+        ops = self.index.take_moves(self.owner, closing)
         if ops:
             self.stats.inc_value("dedup/reconciled", len(ops))
             self.crawler.signals.send_catch_log(

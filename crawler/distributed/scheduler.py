@@ -62,6 +62,7 @@ from crawler.distributed.workers import worker_id
 logger = logging.getLogger(__name__)
 
 LOST_REASON = "redis_state_lost"
+CLOSE_WAIT = 30.0  # seconds a closing worker waits for an unreachable Redis
 
 _ENQUEUE = """
 local b = ARGV[2]
@@ -271,15 +272,26 @@ class RedisScheduler:
             self._loop.stop()
         if self.lost:
             return
+        self._retry_at = 0.0
         self._flush()
         try:
             cleared = self.link.call(
                 lambda: self._scripts["leave"](
                     args=[self.link.prefix, self.base, self.worker, *self.leases.values()]
-                )
+                ),
+                give_up=CLOSE_WAIT,
             )
         except RedisStateLost as exc:
             logger.error("%s", exc)
+            return
+        except UNREACHABLE:
+            logger.warning(
+                "Redis unreachable at close: %d lease(s) of this worker go back to the queue "
+                "when they expire (REDIS_LEASE_SECONDS), %d request(s) found here are fetched "
+                "again from their pages then",
+                len(self.leases),
+                len(self.pending),
+            )
             return
         if self.leases:
             logger.info("%d request(s) in flight put back in the Redis queue", len(self.leases))

@@ -59,6 +59,7 @@ class RedisSeenStore(SeenStore):
         self.site = site
         self.set_key = link.key("seen", site)
         self.log_path = Path(f"redis:{self.set_key}")  # named in messages
+        self._add = link.script("return redis.call('SADD', ARGV[2], ARGV[3])")
 
     def __contains__(self, key: object) -> bool:
         if key in self.keys:  # written by this process
@@ -101,8 +102,8 @@ class RedisSeenStore(SeenStore):
         if key in self.keys:
             return
         self.keys.add(key)  # in memory first, as the embedded store
-        client = self.link.client
-        self.link.call(lambda: client.sadd(self.set_key, key))
+        # a script: refused by a Redis that lost the crawl's state (no key written there)
+        self.link.call(lambda: self._add(args=[self.link.prefix, self.set_key, key]))
 
     def sync(self) -> None:
         """Nothing to do: Redis holds the keys (its persistence is the server's)."""
