@@ -13,9 +13,10 @@ rate with one, two and three processes, side by side in one run.
    per document (``used_memory``), scaled to a million articles.
 2. **Crawl rate.**  The replica with ``--bulk`` articles per portal; one
    portal crawled by 1, 2 and 3 ``scrapy crawl`` processes at once on one
-   Redis (a fresh prefix each time).  Pages/s is responses over the wall time
-   from the first process's start to the last one's end (start-up included);
-   CPU is the children's user+sys.
+   Redis (a fresh prefix each time), held at their first Redis write until all
+   are connected.  Pages/s is responses over the time from the first crawl's
+   start to the last one's finish (Scrapy's ``start_time``/``finish_time``:
+   imports and start-up not counted); CPU is the children's user+sys.
 
     python bench/redis.py [--docs 20000] [--bulk 300] [--site scfzw]
 """
@@ -181,7 +182,16 @@ def bench_dedup(n_docs: int, port: int, workdir: Path) -> None:
           f"redis(1)/embedded: {rates[1] / embedded:.3f}")  # fmt: skip
 
 
+def _stamp(args: str) -> float:
+    """Seconds of ``datetime.datetime(y, m, d, H, M, S, us, tzinfo=…)`` as Scrapy logs it."""
+    import datetime as dt
+
+    parts = [int(x) for x in args.split(", tzinfo")[0].split(", ")]
+    return dt.datetime(*parts, tzinfo=dt.UTC).timestamp()
+
+
 def bench_crawl(site: str, bulk: int, port: int) -> None:
+    client = redis.Redis(port=port)
     proc, replica = start_replica("--bulk", str(bulk))
     rates: dict[int, float] = {}
     try:
@@ -206,19 +216,31 @@ def bench_crawl(site: str, bulk: int, port: int) -> None:
                 for key, value in settings.items():
                     cmd += ["-s", f"{key}={value}"]
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                t0 = time.perf_counter()
+                base = len(client.client_list())
+                client.client_pause(120_000, all=False)  # all start crawling at once
                 procs = [
                     subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
                     for _ in range(n)
                 ]  # fmt: skip
+                while len(client.client_list()) < base + n:
+                    time.sleep(0.05)
+                client.client_unpause()
                 outs = [p.communicate(timeout=1800)[1] for p in procs]
-                wall = time.perf_counter() - t0
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                pages = 0
+                pages, starts, ends = 0, [], []
                 for out in outs:
                     found = re.search(r"'response_received_count': (\d+)", out)
                     pages += int(found.group(1)) if found else 0
+                    starts += [
+                        _stamp(m)
+                        for m in re.findall(r"'start_time': datetime\.datetime\(([^)]*)", out)
+                    ]
+                    ends += [
+                        _stamp(m)
+                        for m in re.findall(r"'finish_time': datetime\.datetime\(([^)]*)", out)
+                    ]
+                wall = max(ends) - min(starts)
                 used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 rates[n] = pages / wall
                 print(f"{n:9d} {pages:6d} {wall:7.1f} {rates[n]:8.1f} {used:7.1f}")

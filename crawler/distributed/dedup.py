@@ -34,7 +34,7 @@ closed meanwhile are applied by the next process of the host that closes
 dedup`` gives the same result in any case.
 
 Keys (``D`` = ``<prefix>:dd``): ``D:url``, ``D:hash`` (hashes: 64-bit key ->
-row), ``D:b:<band key>`` (sets of rows), ``D:sig`` (row -> signature bytes),
+row), ``D:b:<band key, 8 bytes>`` (sets of rows), ``D:sig`` (row -> signature bytes),
 ``D:rec`` (row -> the record's JSON fields), ``D:alias`` (row -> row),
 ``D:kept`` (cluster -> its kept record's JSON), ``D:cited:<cluster>`` (sets of
 来源), ``D:seq``.  Settings: the ``DEDUP_*`` ones, as in one process.
@@ -107,7 +107,7 @@ while i <= #ARGV do
       row = tostring(redis.call('INCR', d .. ':seq'))
       local cands, seen = {}, {}
       for b = 0, nb - 1 do
-        local key = d .. ':b:' .. ARGV[i + 4 + b]
+        local key = d .. ':b:' .. string.sub(ARGV[i + 4], 8 * b + 1, 8 * b + 8)
         for _, r in ipairs(redis.call('SMEMBERS', key)) do
           if not seen[r] then seen[r] = true; cands[#cands + 1] = r end
         end
@@ -123,12 +123,12 @@ while i <= #ARGV do
       out[#out + 1] = {'new', row, cands, sigs}
     end
   end
-  i = i + 4 + nb
+  i = i + 5
 end
 return out
 """
 
-# per entry: own row ('' when none was inserted), target row, url key, hash key, bands
+# per entry: own row ('' when none was inserted), target row, url key, hash key, band blob
 _RESOLVE = """
 local d = ARGV[1] .. ':dd'
 local nb = tonumber(ARGV[2])
@@ -145,7 +145,9 @@ end
 while i <= #ARGV do
   local own, target = ARGV[i], resolve(ARGV[i + 1])
   if own ~= '' then
-    for b = 0, nb - 1 do redis.call('SREM', d .. ':b:' .. ARGV[i + 4 + b], own) end
+    for b = 0, nb - 1 do
+      redis.call('SREM', d .. ':b:' .. string.sub(ARGV[i + 4], 8 * b + 1, 8 * b + 8), own)
+    end
     redis.call('HDEL', d .. ':sig', own)
     local rec = redis.call('HGET', d .. ':rec', own)
     if rec then
@@ -164,7 +166,7 @@ while i <= #ARGV do
   local cluster = cjson.decode(rec)['cluster']
   local kept = redis.call('HGET', d .. ':kept', cluster) or rec
   out[#out + 1] = {target, rec, kept, redis.call('SMEMBERS', d .. ':cited:' .. cluster)}
-  i = i + 4 + nb
+  i = i + 5
 end
 return out
 """
@@ -248,6 +250,8 @@ class RedisIndex:
         (``cluster`` set), plus ``owner`` (the process folder that writes it).
         """
         n = len(records)
+        # each document's band keys: one blob of big-endian 8-byte keys (the set names)
+        bands = [row.tobytes() for row in prep.bands.astype(">u8")]
         args: list[Any] = [self.bands]
         for i in range(n):
             args += [
@@ -255,7 +259,7 @@ class RedisIndex:
                 str(int(prep.hash_keys[i])),
                 prep.sigs[i].tobytes(),
                 json.dumps(records[i], ensure_ascii=False),
-                *(format(int(b), "016x") for b in prep.bands[i]),
+                bands[i],
             ]
         raw = self._run("decide", *args)
         out: list[Decision | None] = [None] * n
@@ -288,15 +292,12 @@ class RedisIndex:
         if dups:
             args = [self.bands]
             for i, own, target, _ in dups:
-                bands = (
-                    [format(int(b), "016x") for b in prep.bands[i]] if own else [""] * self.bands
-                )
                 args += [
                     own,
                     target,
                     str(int(prep.url_keys[i])),
                     str(int(prep.hash_keys[i])),
-                    *bands,
+                    bands[i] if own else b"",
                 ]
             for (i, _, _, sim), got in zip(dups, self._run("resolve", *args), strict=True):
                 kept = json.loads(got[2])
