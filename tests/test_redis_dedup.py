@@ -167,3 +167,37 @@ def test_content_hash_given_is_the_one_used(redis_server: RedisServer, tmp_path:
     rec = record(text, 1)
     rec.pop("text")
     assert index.decide(prep, [rec])[0].match is None
+
+
+def test_moves_for_an_ended_process_are_applied_to_its_folder(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from crawler.distributed.dedup import apply_orphan_moves
+    from crawler.distributed.workers import worker_id
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    wid = f"{worker_id().rsplit('-', 1)[0]}-{ended.stdout.strip()}"
+    folder = tmp_path / "output" / "dali" / wid
+    folder.mkdir(parents=True)
+    kept = {"id": "a" * 16, "url": "http://www.dali.gov.cn/1.html", "cluster": "a" * 16}
+    other = {"id": "b" * 16, "url": "http://www.dali.gov.cn/2.html", "cluster": "b" * 16}
+    (folder / "articles.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in (kept, other)), encoding="utf-8"
+    )
+    index = RedisIndex(link(redis_server, tmp_path), PARAMS, THRESHOLD)
+    op = {"op": "demote", "id": kept["id"], "duplicate_of": "c" * 16, "similarity": 0.9,
+          "match": "minhash", "cluster": kept["cluster"]}  # fmt: skip
+    index.push_moves(f"dali/{wid}", [op])
+    # a live process of this host (this one) is left alone
+    index.push_moves(f"dali/{worker_id()}", [op])
+    moved = apply_orphan_moves(index, tmp_path / "output", tmp_path / "state")
+    assert moved == 1
+    arts = [json.loads(x) for x in (folder / "articles.jsonl").read_text("utf-8").splitlines()]
+    dups = [json.loads(x) for x in (folder / "duplicates.jsonl").read_text("utf-8").splitlines()]
+    assert [r["id"] for r in arts] == [other["id"]]
+    assert [(r["id"], r["duplicate_of"]) for r in dups] == [(kept["id"], "c" * 16)]
+    assert index.take_moves(f"dali/{worker_id()}") == [op]

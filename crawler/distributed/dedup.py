@@ -77,7 +77,8 @@ from pipelines.dedup import (
 logger = logging.getLogger(__name__)
 
 MOVE_CHECK_EVERY = 50  # items between two looks for moves other processes queued here
-ORPHAN_LOCK_WAIT = 30.0  # seconds to wait for a closing process's folder lock
+ORPHAN_LOCK_WAIT = 5.0  # seconds to wait for a closing process's folder lock (it is released
+# when that process stops; two processes waiting on each other give up after this)
 
 _DECIDE = """
 local d = ARGV[1] .. ':dd'
@@ -360,7 +361,7 @@ def apply_orphan_moves(index: RedisIndex, out_root: Path, state_root: Path, skip
     applied to its files; returns the records moved.
     """
     host = worker_id().rsplit("-", 1)[0]
-    pattern = index.link.key("moves", "*", f"{host}-*")
+    pattern = index.link.key("moves", f"*/{host}-*")
     client = index.link.client
     keys = index.link.call(lambda: list(client.scan_iter(match=pattern, count=1000)))
     done = 0
