@@ -32,7 +32,7 @@ demo: install
 	$(BIN)/python -m crawler demo
 
 # Debian packages the tests' local servers need, installed where missing (tests/tools/ensure_debs.sh).
-TEST_DEBS :=
+TEST_DEBS := redis-server
 
 test: install
 	bash tests/tools/ensure_debs.sh $(TEST_DEBS)
@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/dedup.py --sizes 10000 100000
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/redis.py
 
 clean:
 	rm -rf $(VENV) output/*/ state/ .pytest_cache .mypy_cache .ruff_cache

@@ -121,7 +121,9 @@ class WarcArchiveMiddleware:
         self.site_dir = Path(settings.get("OUTPUT_DIR") or "output") / site
         self.directory = archive_dir(settings, site)
         # the portal lock is held from here on: no other run writes this portal's files
-        portal_state(crawler)
+        state = portal_state(crawler)
+        if not settings.get("ARCHIVE_DIR") and state.output_dir != self.site_dir:
+            self.directory = state.output_dir / "warc"  # a process folder (a Redis crawl)
         for path, what in recover_open_files(self.directory, site):
             self.stats.inc_value(f"archive/{what}")
             del path

@@ -108,6 +108,19 @@ DEDUP_LSH_THRESHOLD = 0.34
 DEDUP_THRESHOLD = 0.45
 DEDUP_SAVE_EVERY = 10000  # save the index after this many kept records (and at close)
 
+# Several machines on one Redis (README "Several machines"): with REDIS_URL set
+# (redis://host:port/db) the frontier, the request fingerprints, each portal's seen
+# store and the near-duplicate index live in Redis, and each process writes
+# OUTPUT_DIR/<site>/<host>-<pid>/; empty = everything embedded, as in one process.
+REDIS_URL = ""
+REDIS_PREFIX = "zhengfa"  # first part of every Redis key (one crawl per prefix)
+# A popped request not acknowledged nor renewed for this long goes back to the queue
+# (its worker was killed or hangs); another worker then fetches it.
+REDIS_LEASE_SECONDS = 60.0
+REDIS_POLL_SECONDS = 0.2  # how often a worker renews its leases and looks for new requests
+REDIS_RETRY_MAX_SECONDS = 10.0  # longest wait between two tries while Redis is unreachable
+ADDONS = {"crawler.distributed.addon.RedisAddon": 0}  # applies REDIS_URL (no-op when empty)
+
 # Articles shorter than this (characters of body text) are dropped as empty.
 MIN_TEXT_CHARS = 80
 # Below this many characters an article is kept but flagged "short_body".

@@ -723,6 +723,12 @@ def portal_state(crawler: Any) -> PortalState:
     if state is None:
         if crawler.spider is None:
             raise RuntimeError("portal state needs the crawler's spider")
+        if crawler.settings.get("REDIS_URL"):  # per-process folders, seen store in Redis
+            from crawler.distributed.state import redis_portal_state
+
+            _STATES[crawler] = state = redis_portal_state(crawler)
+            state.open()
+            return state
         site = site_of(crawler.spider)
         out_root = Path(crawler.settings.get("OUTPUT_DIR") or "output")
         state_root = Path(crawler.settings.get("STATE_DIR") or "state")

@@ -176,7 +176,10 @@ class JsonlStorePipeline:
         self._since_sync = 0
         crawler.signals.connect(self.duplicate_found, signal=project_signals.duplicate_found)
         crawler.signals.connect(self.moves_found, signal=project_signals.moves_found)
-        self.state_root = Path(crawler.settings.get("STATE_DIR") or "state")
+        # the portal's journal folder: STATE_DIR, or a process's own one (a Redis crawl)
+        self.state_root = self.state.state_root or Path(
+            crawler.settings.get("STATE_DIR") or "state"
+        )
         self.output_root = Path(crawler.settings.get("OUTPUT_DIR") or "output")
 
     @classmethod

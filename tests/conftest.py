@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from crawlrun import Replica
+from redisserver import RedisServer, have_binary
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,16 @@ def fresh_replica() -> Iterator[Replica]:
         yield replica
     finally:
         replica.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server of the test's own on a free loopback port (tests/redisserver.py)."""
+    missing = have_binary()
+    if missing:
+        pytest.skip(missing)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
