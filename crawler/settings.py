@@ -123,6 +123,11 @@ ERROR_RATE_LIMIT = 0.2
 SUMMARY_MIN_ARTICLE_PAGES = 5
 # fsync output, seen store and checkpoint every N records (measured: 0.4 ms per fsync).
 STORE_FSYNC_EVERY = 20
+# Challenge pages (瑞数, 加速乐, WAF block pages, 请稍候 interstitials: crawler/blocking.py):
+# asked for again this many times, the n-th retry after CHALLENGE_BACKOFF * 2**(n-1) seconds,
+# then given up on (counted; exit status 77).
+CHALLENGE_RETRY_TIMES = 2
+CHALLENGE_BACKOFF = 10.0  # seconds before the first retry of a challenge page
 # `scrapy crawl` exits 1 when the run summary finds a problem, 75 when the portal is locked.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 
@@ -139,6 +144,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsPolicyMiddleware": 100,  # robots.txt with a policy for broken files
     "crawler.middlewares.FetchStatsMiddleware": 540,  # final fetch outcomes (after retries)
+    "crawler.blocking.ChallengeMiddleware": 560,  # challenge pages: counted, retried, given up
     "crawler.archive.WarcArchiveMiddleware": 950,  # WARC archive: raw bytes, before inflation
 }
 

@@ -26,6 +26,7 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from crawler import links
+from crawler.blocking import PortalBlocked
 from crawler.items import PageItem
 from crawler.portals import Portal
 
@@ -118,6 +119,8 @@ class BaseNewsSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         """A request that failed for good (after retries): one log line, counted by kind."""
+        if failure.check(PortalBlocked):  # counted and logged by ChallengeMiddleware
+            return
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
         kind = request.meta.get("kind", "page") if request is not None else "page"
