@@ -73,7 +73,7 @@ class ChallengeMiddleware:
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         kind = request.meta.get("kind")
-        if kind not in ("list", "article"):
+        if kind not in ("list", "article", "article_page", "attachment"):
             return response
         text = response_text(response)
         wall = classify(response.status, response.headers, text) if text is not None else None

@@ -128,6 +128,10 @@ STORE_FSYNC_EVERY = 20
 # then given up on (counted; exit status 77).
 CHALLENGE_RETRY_TIMES = 2
 CHALLENGE_BACKOFF = 10.0  # seconds before the first retry of a challenge page
+# Attachments (附件: .pdf .doc .docx .wps .xls .xlsx .zip .ofd) of each kept record are
+# downloaded to OUTPUT_DIR/<site>/files/ (pipelines/files.py) when True; listed either way.
+ATTACHMENTS_DOWNLOAD = False
+ATTACHMENTS_MAX_BYTES = 32 * 1024 * 1024  # a bigger attachment is not downloaded
 # `scrapy crawl` exits 1 when the run summary finds a problem, 75 when the portal is locked.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 
@@ -153,6 +157,7 @@ ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 400,  # drop empty and non-article pages
     "pipelines.store.SinceFilterPipeline": 450,  # drop articles older than -a since=
     "pipelines.dedup.DedupPipeline": 500,  # exact and near-duplicate reprints
+    "pipelines.files.AttachmentsPipeline": 800,  # ATTACHMENTS_DOWNLOAD: files of kept records
     "pipelines.store.JsonlStorePipeline": 900,  # OUTPUT_DIR/<site>/articles.jsonl
 }
 
