@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
-_FILE = re.compile(r"^(?P<stem>.+?)(?:_(?P<n>\d{1,3}))?\.(?P<ext>s?html?)$")
+_FILE = re.compile(r"^.+\.(?P<ext>s?html?)$")
 # createPageHTML(3, 0, "t20240307_4251863", "html"), or with variables for the numbers
 # (var countPage = 3; … createPageHTML(countPage, currentPage, …)), as TRS writes it.
 _CREATE_PAGE = re.compile(
@@ -37,26 +37,29 @@ def js_int(script: str, token: str) -> int | None:
 MAX_PAGES = 50
 
 
-def _parts(url: str) -> tuple[str, str, int, str] | None:
-    """(directory URL, stem, page number (0 for the first page), extension)."""
-    path = urlsplit(url).path
-    directory, name = posixpath.split(path)
+def _parts(url: str) -> tuple[str, str, str] | None:
+    """(host and directory, file name without its extension, extension) of a page URL."""
+    parts = urlsplit(url)
+    directory, name = posixpath.split(parts.path)
     match = _FILE.match(name)
     if not match:
         return None
-    return directory, match.group("stem"), int(match.group("n") or 0), match.group("ext")
+    return f"{parts.netloc}{directory}", name[: -len(match.group("ext")) - 1], match.group("ext")
 
 
 def _same_article(url: str, first: str) -> int | None:
-    """The page number of ``url`` when it is a page of the article at ``first``."""
+    """The page number of ``url`` among the pages of the article at ``first`` (0: itself).
+
+    The further pages of ``…/t20240307_4251863.html`` are ``…/t20240307_4251863_N.html``
+    in the same directory: the first page's whole file name, ``_N`` added.
+    """
     mine, theirs = _parts(url), _parts(first)
-    if mine is None or theirs is None:
+    if mine is None or theirs is None or mine[0] != theirs[0] or mine[2] != theirs[2]:
         return None
-    if urlsplit(url).netloc != urlsplit(first).netloc:
-        return None
-    if mine[0] != theirs[0] or mine[1] != theirs[1] or mine[3] != theirs[3]:
-        return None
-    return mine[2]
+    if mine[1] == theirs[1]:
+        return 0
+    match = re.fullmatch(re.escape(theirs[1]) + r"_(\d{1,3})", mine[1])
+    return int(match.group(1)) if match else None
 
 
 def _pager_anchors(tree: HtmlElement, url: str) -> list[tuple[int, str, HtmlElement]]:
@@ -73,15 +76,15 @@ def _pager_anchors(tree: HtmlElement, url: str) -> list[tuple[int, str, HtmlElem
 
 
 def continuation_urls(tree: HtmlElement, url: str) -> list[str]:
-    """The other pages of the article whose first page ``tree`` is, in page order.
+    """The further pages of the article whose first page ``tree`` is, in page order.
 
-    Only a first page (no ``_N`` of its own) has continuations; pages are found from
-    the pager's links and from a ``createPageHTML`` call naming the article's stem.
+    Pages are found from the pager's links and from a ``createPageHTML`` call naming
+    the page's own file name; a further page names no pages of its own.
     """
     parts = _parts(url)
-    if parts is None or parts[2] != 0:
+    if parts is None:
         return []
-    _, stem, _, ext = parts
+    _, stem, ext = parts
     pages: dict[int, str] = {}
     for n, target, _a in _pager_anchors(tree, url):
         if 0 < n <= MAX_PAGES:

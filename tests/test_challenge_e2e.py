@@ -64,25 +64,27 @@ def test_challenge_pages_are_never_written(walls_crawl: CrawlResult) -> None:
 
 def test_each_wall_is_counted_retried_and_given_up(walls_crawl: CrawlResult) -> None:
     # three answers (the page and two retries) per wall page; the passing pages add theirs
-    assert stat(walls_crawl, "blocked/ruishu") == 3 + 1
+    # the paged article's second page is a 瑞数 page: three more, and no half article
+    assert stat(walls_crawl, "blocked/ruishu") == 3 + 1 + 3
     assert stat(walls_crawl, "blocked/jiasule") == 3 + 2
     assert stat(walls_crawl, "blocked/interstitial") == 3 + 3  # the article and the list page
     assert stat(walls_crawl, "blocked/waf") == 3
-    assert stat(walls_crawl, "blocked/given_up") == 5
-    assert stat(walls_crawl, "blocked/given_up/ruishu") == 1
-    assert stat(walls_crawl, "blocked/retries") == 4 * 2 + 2 + 1 + 2
+    assert stat(walls_crawl, "blocked/given_up") == 6
+    assert stat(walls_crawl, "blocked/given_up/ruishu") == 2
+    assert stat(walls_crawl, "blocked/retries") == 5 * 2 + 2 + 1 + 2
+    assert stat(walls_crawl, "multipage/blocked") == 1
 
 
 def test_the_exit_status_and_summary_say_the_portal_is_blocking(walls_crawl: CrawlResult) -> None:
     assert walls_crawl.returncode == EXIT_BLOCKED == 77, walls_crawl.stderr[-3000:]
-    assert "portal is blocking the crawler: 5 pages" in walls_crawl.stderr
+    assert "portal is blocking the crawler: 6 pages" in walls_crawl.stderr
     runs = sorted((walls_crawl.output_dir / "walls" / "runs").glob("*.json"))
     summary = json.loads(runs[-1].read_text(encoding="utf-8"))
     assert summary["exit_status"] == 77
     assert summary["blocked"] == {
-        "seen": {"interstitial": 6, "jiasule": 5, "ruishu": 4, "waf": 3},
-        "retries": 13,
-        "given_up": 5,
+        "seen": {"interstitial": 6, "jiasule": 5, "ruishu": 7, "waf": 3},
+        "retries": 15,
+        "given_up": 6,
     }
     # a blocked page is no download error and no removed article
     assert "download failed" not in walls_crawl.stderr

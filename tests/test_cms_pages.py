@@ -272,3 +272,9 @@ def test_labels_run_together_on_one_line_and_label_words_inside_values() -> None
     assert got["doc_no"] == "某政办发〔2024〕1号"
     # 标题 ends the category; 发文机关 inside its value is no label
     assert got["category"] == "综合政务"
+
+
+def test_an_article_id_that_looks_like_a_page_number_is_the_first_page() -> None:
+    url = "http://www.xx.gov.cn/zwgk/t20240301_100.html"
+    tree = parse_html(page("", "", paras(P) + '<div><a href="t20240301_100_1.html">2</a></div>'))
+    assert continuation_urls(tree, url) == ["http://www.xx.gov.cn/zwgk/t20240301_100_1.html"]

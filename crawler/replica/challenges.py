@@ -14,6 +14,8 @@ Served under ``http://faults.test/challenge/`` (see ``crawler.replica.faults``):
 ``/challenge/pass/<key>.html?kind=K&n=N``  the wall K (default ruishu) to the first N requests
                                        for ``key`` (default 1), then an article page
 ``/challenge/blocked-list.html``       a list page that is always an interstitial
+``/challenge/paged/t20240301_100.html``  page 1 of a two-page article whose page 2
+                                       (``…_100_1.html``) is always the 瑞数 page
 =====================================  ====================================================
 """
 
@@ -64,6 +66,7 @@ INDEX_LINKS = [
     "/challenge/waf.html",
     "/challenge/pass/once.html?kind=ruishu&n=1",
     "/challenge/pass/twice.html?kind=jiasule&n=2",
+    "/challenge/paged/t20240301_100.html",
 ]
 
 
@@ -82,6 +85,12 @@ def answer(
         return
     if name == "blocked-list.html":
         name = "interstitial.html"
+    elif name == "paged/t20240301_100.html":
+        pager = b'<div class="page"><span>1</span> <a href="t20240301_100_1.html">2</a></div>'
+        handler.send_bytes(200, article.replace(b"</body>", pager + b"</body>"), html)
+        return
+    elif name == "paged/t20240301_100_1.html":
+        name = "ruishu.html"
     if name.startswith("pass/"):
         kind = query.get("kind", ["ruishu"])[0]
         try:

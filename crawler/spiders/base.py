@@ -17,7 +17,9 @@ An article split over several pages (``t20200716_123456.html``, ``…_1.html``, 
 ``"article_page"``, the ``PageItem`` so far in ``meta["article"]``) and yielded once,
 with every further page's body in ``more_pages``; a further page that fails is
 named in ``missing_pages`` (stats ``multipage/missing``) and the pages after it
-are still fetched.  Stats ``multipage/articles``, ``multipage/pages``.
+are still fetched; one given up on as a challenge page (``crawler.blocking``) drops
+the article from this run (``multipage/blocked``), so it is fetched whole next run.
+Stats ``multipage/articles``, ``multipage/pages``.
 """
 
 from __future__ import annotations
@@ -275,6 +277,15 @@ class BaseNewsSpider(scrapy.Spider):
         """A further page that could not be fetched: named in the record, the rest go on."""
         request = failure.request  # type: ignore[attr-defined]
         item: PageItem = request.meta["article"]
+        if failure.check(PortalBlocked):
+            # a wall, not a missing page: no half article; the next run asks again
+            self.crawler.stats.inc_value("multipage/blocked")
+            self.logger.warning(
+                "%s not written: its page %s was answered only with challenge pages",
+                item.url,
+                request.url,
+            )
+            return
         item.missing_pages.append(request.url)
         self.crawler.stats.inc_value("multipage/missing")
         self.logger.warning(
