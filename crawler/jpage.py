@@ -121,7 +121,10 @@ def records(text: str) -> list[str]:
 
 def records_selector(text: str) -> Selector:
     """The entries of ``text`` as one HTML list, for the link extractors."""
-    return Selector(text="<html><body><ul>" + "".join(records(text)) + "</ul></body></html>")
+    entries = records(text)
+    # table rows stay rows inside a table; <li> and <div> entries inside a list
+    tag = "table" if entries and entries[0].lstrip().lower().startswith("<tr") else "ul"
+    return Selector(text=f"<html><body><{tag}>{''.join(entries)}</{tag}></body></html>")
 
 
 def total_of(text: str) -> int | None:

@@ -4,8 +4,8 @@
 .xlsx .zip .ofd`` files (the extension read from the URL's path, else from a
 ``filename=`` style query parameter of a download script, else from the link
 text), in page order, once per URL, with the link text as the name.  Links in
-the page's furniture (``<header>``, ``<nav>``, ``<footer>`` or elements whose
-class or id says nav / footer / header) are not the article's.  Each entry is
+the page's furniture (``<header>``, ``<nav>``, ``<footer>``, ``<aside>`` or elements
+whose class or id says nav / footer / header / side / related) are not the article's.  Each entry is
 ``{"url", "name", "ext", "sha256": None, "path": None}``; the last two are filled
 when the files are downloaded (``pipelines.files.AttachmentsPipeline``).
 """
@@ -24,8 +24,12 @@ from pipelines.normalize import normalize_text
 
 EXTENSIONS = ("pdf", "doc", "docx", "wps", "xls", "xlsx", "zip", "ofd")
 _EXT = re.compile(r"\.(" + "|".join(EXTENSIONS) + r")$", re.I)
-_FURNITURE_TAGS = frozenset({"header", "nav", "footer"})
-_FURNITURE_WORDS = re.compile(r"(?:^|[\s_-])(?:nav|navbar|menu|footer|foot|header|top)(?:$|[\s_-])")
+_FURNITURE_TAGS = frozenset({"header", "nav", "footer", "aside"})
+# class / id words of page furniture and side boxes (相关文章 xgwz, 友情链接 yqlj)
+_FURNITURE_WORDS = re.compile(
+    r"(?:^|[\s_-])(?:nav|navbar|menu|footer|foot|header|top|side|sidebar|aside|related|xgwz"
+    r"|xgxx|yqlj|friendlink)(?:$|[\s_-])"
+)
 
 
 # A line that is only the attachment block's label ("附件:", "相关附件"): its files are

@@ -56,6 +56,7 @@ _LABEL = re.compile(
 _LABEL_ONLY = re.compile(rf"^\s*(?:{_LABEL.pattern})\s*$")
 _ANY_LABEL = re.compile(alternation(w for w, f in FIELD_OF_LABEL.items() if f))
 _SPACE = re.compile(r"\s+")
+_INDEX_NO = re.compile("|".join(_SPACED[w] for w, f in FIELD_OF_LABEL.items() if f == "index_no"))
 _ROW_TAGS = ("tr", "li", "p", "div", "dd", "dt", "span", "td", "th")
 
 
@@ -89,9 +90,11 @@ def find_block(tree: HtmlElement) -> HtmlElement | None:
     best: HtmlElement | None = None
     for el in tree.iter("table", "ul", "ol", "div", "dl", "section"):
         text = _text(el)
-        if len(text) > 1500 or len(_ANY_LABEL.findall(text)) < MIN_LABELS:
+        if len(text) > 1500 or len(_ANY_LABEL.findall(text)) < 2:
             continue
-        if _label_count(el) < MIN_LABELS:
+        count = _label_count(el)
+        # 索引号 is the disclosure block's own label: with it two labels are enough
+        if count < MIN_LABELS and not (count >= 2 and _INDEX_NO.search(text)):
             continue
         if best is None or len(text) < len(_text(best)):
             best = el
@@ -153,9 +156,11 @@ def read_block(block: HtmlElement) -> dict[str, str | None]:
 
 
 def read_meta(meta: dict[str, str]) -> dict[str, str | None]:
+    """Fields from ``<meta>`` tags: the names of ``[meta]``, or a label as the name
+    (``<meta name="索引号" content="…">``)."""
     out = empty_xxgk()
     for name, value in meta.items():
-        field = FIELD_OF_META.get(name)
+        field = FIELD_OF_META.get(name) or FIELD_OF_LABEL.get(_SPACE.sub("", name))
         if field and out[field] is None:
             out[field] = _value(field, value)
     return out

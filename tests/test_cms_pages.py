@@ -278,3 +278,20 @@ def test_an_article_id_that_looks_like_a_page_number_is_the_first_page() -> None
     url = "http://www.xx.gov.cn/zwgk/t20240301_100.html"
     tree = parse_html(page("", "", paras(P) + '<div><a href="t20240301_100_1.html">2</a></div>'))
     assert continuation_urls(tree, url) == ["http://www.xx.gov.cn/zwgk/t20240301_100_1.html"]
+
+
+def test_meta_tags_named_by_their_labels_and_a_two_label_block_with_an_index_no() -> None:
+    head = '<meta name="索引号" content="B-2024-9"><meta name="发文字号" content="某发〔2024〕2号">'
+    tree = parse_html(page(head, "", paras(P)))
+    got = read_xxgk(tree, meta_tags(tree))
+    assert (got["index_no"], got["doc_no"]) == ("B-2024-9", "某发〔2024〕2号")
+    block = (
+        "<table><tr><th>索引号</th><td>C-7</td><th>发布日期</th><td>2024.02.03</td></tr></table>"
+    )
+    rec = record(page("", block, paras(P)))
+    assert rec.xxgk["index_no"] == "C-7"
+    assert rec.xxgk["published_at"] == "2024-02-03"
+    assert "C-7" not in rec.text
+    # a footer naming its 主办 and an info line's 发布时间 and 来源 are no such block
+    info = "<div class='info'>发布时间:2024-03-08 来源:浙江法制报</div>"
+    assert record(page("", info, paras(P))).xxgk == empty_xxgk()

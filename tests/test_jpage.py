@@ -84,3 +84,12 @@ def test_a_page_without_jpage_has_no_set_up() -> None:
     )
     # the loader named, but no column: not a list this module can load
     assert jpage.find_config("$('#a').jpage({perPage: 15});", URL) is None
+
+
+def test_table_row_entries_keep_their_rows() -> None:
+    answer = (
+        "<datastore><recordset><record><![CDATA[<tr><td><a href='/art/2024/1/2/art_1_9.html'>"
+        "关于开展安全生产检查的通知</a></td><td>2024-01-02</td></tr>]]></record></recordset></datastore>"
+    )
+    sel = jpage.records_selector(answer)
+    assert sel.css("table tr td a::attr(href)").get() == "/art/2024/1/2/art_1_9.html"
