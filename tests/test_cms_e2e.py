@@ -5,13 +5,16 @@ record compared field by field with what the portals hold (crawler.replica.cms).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from crawlrun import CrawlResult, crawl
 
+from crawler.recordschema import SCHEMA_DIR
 from crawler.replica import cms
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +28,10 @@ def stat(result: CrawlResult, name: str) -> int:
 
 
 def check_records(records: list[dict[str, Any]], host: str, downloaded: bool) -> None:
+    schema = json.loads((SCHEMA_DIR / "record.schema.json").read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for record in records:
+        validator.validate(record)  # one JSON type per field: lists, xxgk always an object
     want = {e["url"]: e for e in cms.expected()[host]}
     got = {r["url"]: r for r in records}
     assert sorted(got) == sorted(want)  # every article found, each once
