@@ -139,3 +139,27 @@ def test_the_generic_spider_recognises_both_systems(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     check_records(done.records(host), host, downloaded=False)
+
+
+def test_an_attachment_over_the_size_limit_is_not_downloaded(
+    replica_url: str, tmp_path: Path
+) -> None:
+    done = crawl(
+        "dongshan_sft",
+        replica_url,
+        tmp_path,
+        settings={
+            "ATTACHMENTS_DOWNLOAD": "True",
+            "ATTACHMENTS_MAX_BYTES": "300",
+            "PAGE_WORKERS": "0",
+        },
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    entries = [a for r in done.records("dongshan_sft") for a in r["attachments"]]
+    big = [a for a in entries if a["ext"] == "pdf"]  # the one file over 300 bytes
+    assert len(big) == 1
+    assert big[0]["sha256"] is None
+    assert big[0]["path"] is None
+    assert all(a["sha256"] for a in entries if a["ext"] != "pdf")
+    assert stat(done, "attachments/failed") == 1
+    assert stat(done, "attachments/downloaded") == 6
