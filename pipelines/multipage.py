@@ -47,7 +47,7 @@ def _parts(url: str) -> tuple[str, str, str] | None:
     return f"{parts.netloc}{directory}", name[: -len(match.group("ext")) - 1], match.group("ext")
 
 
-def _same_article(url: str, first: str) -> int | None:
+def page_number(url: str, first: str) -> int | None:
     """The page number of ``url`` among the pages of the article at ``first`` (0: itself).
 
     The further pages of ``…/t20240307_4251863.html`` are ``…/t20240307_4251863_N.html``
@@ -62,14 +62,18 @@ def _same_article(url: str, first: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _pager_anchors(tree: HtmlElement, url: str) -> list[tuple[int, str, HtmlElement]]:
+def _pager_anchors(
+    tree: HtmlElement, url: str, first: str | None = None
+) -> list[tuple[int, str, HtmlElement]]:
+    """(page number, URL, anchor) of the links to pages of the article at ``first``."""
+    first = first or url
     found = []
     for a in tree.iter("a"):
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:")):
             continue
         target = urljoin(url, href).split("#", 1)[0]
-        n = _same_article(target, url)
+        n = page_number(target, first)
         if n is not None:
             found.append((n, target, a))
     return found
@@ -104,10 +108,16 @@ def continuation_urls(tree: HtmlElement, url: str) -> list[str]:
     return [pages.get(n) or urljoin(url, f"{stem}_{n}.{ext}") for n in range(1, last + 1)]
 
 
+def further_pages(tree: HtmlElement, url: str, first: str) -> list[str]:
+    """Pages of the article at ``first`` that a further page at ``url`` links (a pager
+    that shows only 下一页, or a window of page numbers), in page order."""
+    pages = {n: target for n, target, _a in _pager_anchors(tree, url, first) if 0 < n <= MAX_PAGES}
+    return [pages[n] for n in sorted(pages)]
+
+
 def drop_pager(tree: HtmlElement, url: str, first_url: str | None = None) -> None:
     """Remove the in-article pager (the element holding the links to the article's pages)."""
-    first = first_url or url
-    for _, _, a in _pager_anchors(tree, first):
+    for _, _, a in _pager_anchors(tree, url, first_url):
         box = a.getparent()
         while box is not None and box.getparent() is not None:
             text = " ".join(box.itertext()).strip()

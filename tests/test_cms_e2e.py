@@ -117,8 +117,9 @@ def test_trs_multi_page_articles_are_whole(replica_url: str, tmp_path: Path) -> 
     done = crawl("qinglan", replica_url, tmp_path, settings={"PAGE_WORKERS": "0"})
     assert done.returncode == 0, done.stderr[-3000:]
     check_records(done.records("qinglan"), cms.TRS_HOST, downloaded=False)
-    assert stat(done, "multipage/articles") == 3
-    assert stat(done, "multipage/pages") == 2 + 1 + 1  # the third's second further page is 404
+    assert stat(done, "multipage/articles") == 4
+    # pager script: 2; numbers: 1; numbers with a 404: 1; 下一页 only (found page by page): 2
+    assert stat(done, "multipage/pages") == 2 + 1 + 1 + 2
     assert stat(done, "multipage/missing") == 1
     assert "t20240307_4254415_2.html of" in done.stderr
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 SITES = ["cri", "dali", "docin", "lnzf", "scfzw"]
 # the government CMS portals (crawler.replica.cms): Hanweb jpage lists, TRS multi-page articles
-CMS_SITES = {"dongshan_sft": 10, "qinglan": 5}
+CMS_SITES = {"dongshan_sft": 10, "qinglan": 6}
 
 
 def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:

@@ -56,6 +56,7 @@ class Doc:
     xxgk: dict[str, str | None] = field(default_factory=dict)
     attachments: list[tuple[str, str, bytes]] = field(default_factory=list)  # (path, name, bytes)
     missing_pages: list[int] = field(default_factory=list)  # page numbers the pager names, 404
+    pager: str = "numbers"  # TRS pager: "numbers", "script" (createPageHTML), "next" (下一页)
 
     @property
     def stem(self) -> str:
@@ -311,6 +312,7 @@ TRS_DOCS = [
                 "石桥镇、县教育局、县卫生健康局负责同志作了表态发言。",
             ],
         ],
+        pager="script",
     ),
     Doc(
         "/xwzx/xzdt/202403/t20240311_4258730.html",
@@ -373,6 +375,27 @@ TRS_DOCS = [
                 "警方提醒，凡是要求转账汇款的“客服”电话都要提高警惕，及时拨打反诈专线核实。",
             ]
         ],
+    ),
+    Doc(
+        "/xwzx/xzdt/202402/t20240221_4238806.html",
+        "青岚县人民调解委员会化解一起多年土地纠纷",
+        "2024-02-21 11:36",
+        "青岚县司法局",
+        [
+            [
+                "近日，青岚县东坪镇人民调解委员会成功化解一起持续五年的土地承包经营权纠纷。",
+                "纠纷双方是同村的两户村民，因承包地边界不清多次发生争执，曾先后到镇村两级反映。",
+            ],
+            [
+                "受理纠纷后，调解员调取了二轮土地承包合同和确权登记资料，会同村干部和双方当事人实地测量。",
+                "调解员还邀请了村里德高望重的老党员参与调解，从邻里情谊、法律规定等方面耐心做工作。",
+            ],
+            [
+                "经过三次调解，双方对边界划定达成一致，当场签订了调解协议，并在地头重新埋设了界桩。",
+                "镇司法所表示，将对协议履行情况进行回访，防止纠纷反弹。",
+            ],
+        ],
+        pager="next",
     ),
 ]
 
@@ -584,7 +607,14 @@ def trs_article(doc: Doc, n: int) -> str:
     paragraphs = "\n".join(f"<p>{p}</p>" for p in doc.pages[n])
     if count == 1:
         pager = ""
-    elif doc is TRS_DOCS[0]:
+    elif doc.pager == "next":
+        # only 上一页 / 下一页: each page names its neighbours, the first page only the second
+        prev = "" if n == 0 else (f"{doc.stem}.html" if n == 1 else f"{doc.stem}_{n - 1}.html")
+        links = [f'<a href="{prev}">上一页</a>'] if prev else []
+        if n + 1 < count:
+            links.append(f'<a href="{doc.stem}_{n + 1}.html">下一页</a>')
+        pager = f"<div class='page_fy'>{' '.join(links)}</div>"
+    elif doc.pager == "script":
         # the pager of TRS templates: a script that writes the page links
         pager = (
             "<div class='fy' id='fy'></div><script type='text/javascript'>"

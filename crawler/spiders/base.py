@@ -39,7 +39,7 @@ from crawler import jpage, links
 from crawler.blocking import PortalBlocked
 from crawler.items import PageItem
 from crawler.portals import Portal
-from pipelines.multipage import continuation_urls
+from pipelines.multipage import continuation_urls, further_pages, page_number
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -271,7 +271,14 @@ class BaseNewsSpider(scrapy.Spider):
         item: PageItem = response.meta["article"]
         item.more_pages.append((response.url, response.body))
         self.crawler.stats.inc_value("multipage/pages")
-        yield from self._after_page(item, list(response.meta["pending"]))
+        pending = list(response.meta["pending"])
+        if isinstance(response, TextResponse):
+            # a pager showing only 下一页 (or a window of numbers) names pages the first did not
+            known = {item.url, *pending, *item.missing_pages, *(u for u, _ in item.more_pages)}
+            found = further_pages(response.selector.root, response.url, item.url)
+            pending += [u for u in found if u not in known]
+            pending.sort(key=lambda u: page_number(u, item.url) or 0)
+        yield from self._after_page(item, pending)
 
     def article_page_failed(self, failure: Failure) -> Iterator[Any]:
         """A further page that could not be fetched: named in the record, the rest go on."""
