@@ -295,3 +295,17 @@ def test_meta_tags_named_by_their_labels_and_a_two_label_block_with_an_index_no(
     # a footer naming its 主办 and an info line's 发布时间 and 来源 are no such block
     info = "<div class='info'>发布时间:2024-03-08 来源:浙江法制报</div>"
     assert record(page("", info, paras(P))).xxgk == empty_xxgk()
+
+
+def test_a_next_only_pager_names_the_following_page_from_each_page() -> None:
+    from pipelines.multipage import further_pages
+
+    first_page = parse_html(
+        page("", "", paras(P[:2]) + f'<a href="{URL2.rsplit("/", 1)[1]}">下一页</a>')
+    )
+    assert continuation_urls(first_page, URL1) == [URL2]
+    second = parse_html(
+        page("", "", paras(P[2:4]) + '<a href="t20240307_4251863.html">上一页</a>'
+             '<a href="t20240307_4251863_2.html">下一页</a>')
+    )  # fmt: skip
+    assert further_pages(second, URL2, URL1) == [URL3]
