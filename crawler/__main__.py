@@ -17,6 +17,7 @@ COMMANDS = {
     "show": "print the archived page (WARC record) behind a record id",
     "dedup": "deduplicate existing JSONL files into kept records and duplicates",
     "clusters": "print reprint clusters from an output directory",
+    "changes": "report the removals and edits revisits found, per portal",
     "export": "write an output directory as one typed Parquet or CSV table",
     "demo": "start the replica, crawl every seed portal, print a summary",
     "schema": "write the JSON Schema of the records (crawler/schema/)",

@@ -132,12 +132,22 @@ CHALLENGE_BACKOFF = 10.0  # seconds before the first retry of a challenge page
 # downloaded to OUTPUT_DIR/<site>/files/ (pipelines/files.py) when True; listed either way.
 ATTACHMENTS_DOWNLOAD = False
 ATTACHMENTS_MAX_BYTES = 32 * 1024 * 1024  # a bigger attachment is not downloaded
+# Revisits of known articles (-a revisit=1; see README "Revisits and change events").
+# Days before an article is revisited at the soonest (the first revisit, and after a change).
+REVISIT_MIN_INTERVAL = 1.0
+# Days between revisits at the longest (the interval doubles while nothing changes).
+REVISIT_MAX_INTERVAL = 90.0
+# Factor the interval grows by after an unchanged revisit and shrinks by after a change.
+REVISIT_BACKOFF = 2.0
+# Revisit requests per run at most (the most overdue first), so new articles keep room.
+REVISIT_MAX_PER_RUN = 200
 # `scrapy crawl` exits 1 when the run summary finds a problem, 75 when the portal is locked.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 
 # Components: each entry says what it does; the README's tables explain them.
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.IncrementalMiddleware": 100,  # skip written articles, stop pagination
+    "crawler.revisit.RevisitStartMiddleware": 110,  # -a revisit=1: known articles that are due
 }
 
 EXTENSIONS = {
@@ -153,6 +163,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 ITEM_PIPELINES = {
+    "pipelines.revisit.RevisitPipeline": 90,  # revisits: change events, versions, schedule
     "pipelines.page.PagePipeline": 100,  # decode, repair, script, extract, metadata
     "pipelines.validate.ValidatePipeline": 400,  # drop empty and non-article pages
     "pipelines.store.SinceFilterPipeline": 450,  # drop articles older than -a since=

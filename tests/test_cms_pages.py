@@ -309,3 +309,18 @@ def test_a_next_only_pager_names_the_following_page_from_each_page() -> None:
              '<a href="t20240307_4251863_2.html">下一页</a>')
     )  # fmt: skip
     assert further_pages(second, URL2, URL1) == [URL3]
+
+
+def test_a_revisit_of_a_multi_page_article_does_not_compare_its_text() -> None:
+    from pipelines.changes import changed_fields
+
+    info = "<div class='info'>发布时间:2024-03-07 10:12 来源:某某县融媒体中心</div>"
+    first = page("", info, paras(P[:2]) + pager(0))
+    whole = record(first, URL1, more=[(URL2, page("", info, paras(P[2:4]) + pager(1)))])
+    revisited = record(first, URL1)  # a revisit fetches the first page alone
+    previous = {f: getattr(whole, f) for f in ("title", "content_hash", "published_at", "source",
+                                               "authors", "editors", "responsible_editors",
+                                               "original_title", "pages", "url")}  # fmt: skip
+    assert changed_fields(previous, revisited) == []
+    single = {**previous, "pages": [URL1], "content_hash": "0" * 40}
+    assert changed_fields(single, revisited) == ["text"]

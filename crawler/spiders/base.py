@@ -37,8 +37,9 @@ from twisted.python.failure import Failure
 
 from crawler import jpage, links
 from crawler.blocking import PortalBlocked
-from crawler.items import PageItem
+from crawler.items import PageItem, RevisitPage
 from crawler.portals import Portal
+from crawler.revisit import revisit_failure, revisit_page
 from pipelines.multipage import continuation_urls, further_pages, page_number
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
@@ -63,7 +64,8 @@ class BaseNewsSpider(scrapy.Spider):
 
     Arguments (``-a``): ``since=YYYY-MM-DD`` keeps only articles published on
     or after that day; ``full=1`` recrawls everything (output still
-    deduplicated); ``max_pages=N`` caps list pages per start URL.
+    deduplicated); ``max_pages=N`` caps list pages per start URL; ``revisit=1``
+    also requests known articles that are due (``crawler.revisit``).
     """
 
     site: str = ""  # the output directory and record ``site`` (the crawl name)
@@ -82,11 +84,13 @@ class BaseNewsSpider(scrapy.Spider):
         since: str | None = None,
         full: str | None = None,
         max_pages: str | None = None,
+        revisit: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.since: str | None = self._check_since(since)
         self.full: bool = _truthy(full) if full is not None else False
+        self.revisit: bool = _truthy(revisit) if revisit is not None else False
         if max_pages is not None:
             self.max_pages = int(max_pages)
         self._articles_requested = 0
@@ -225,14 +229,15 @@ class BaseNewsSpider(scrapy.Spider):
             )
 
     # -- article pages -------------------------------------------------------
-    def parse_article(self, response: Response) -> Iterator[PageItem | scrapy.Request]:
+    def page_item(self, response: Response) -> PageItem | None:
+        """The ``PageItem`` of an article page (its first page only), or None for a file."""
         content_type = response.headers.get(b"Content-Type")
         ctype = content_type.decode("latin-1") if content_type else None
         if not is_page_type(ctype):
             self.crawler.stats.inc_value("spider/skipped_not_html")
             self.logger.info("not an HTML page (%s): %s", ctype, response.url)
-            return
-        item = PageItem(
+            return None
+        return PageItem(
             url=response.url,
             body=response.body,
             site=self.site or self.name,
@@ -244,6 +249,11 @@ class BaseNewsSpider(scrapy.Spider):
             list_title=response.meta.get("list_title"),
             archive=response.meta.get("archive"),
         )
+
+    def parse_article(self, response: Response) -> Iterator[PageItem | scrapy.Request]:
+        item = self.page_item(response)
+        if item is None:
+            return
         more = (
             continuation_urls(response.selector.root, response.url)
             if isinstance(response, TextResponse)
@@ -302,6 +312,18 @@ class BaseNewsSpider(scrapy.Spider):
             failure.getErrorMessage() or type(failure.value).__name__,
         )
         yield from self._after_page(item, list(request.meta["pending"]))
+
+    # -- revisits of known articles (crawler.revisit) ----------------------------------
+    def parse_revisit(self, response: Response) -> Iterator[RevisitPage]:
+        # the first page alone: a multi-page article's further pages are not revisited
+        page = self.page_item(response) if response.body else None
+        yield revisit_page(response, page)
+
+    def on_revisit_error(self, failure: Failure) -> Iterator[RevisitPage]:
+        """A revisit that got no response: an ``unreachable`` outcome, not a failed page."""
+        page = revisit_failure(failure)
+        if page is not None:
+            yield page
 
 
 class PortalSpider(BaseNewsSpider):
