@@ -22,7 +22,10 @@
      fetched but not one record from them (``SUMMARY_MIN_ARTICLE_PAGES`` or
      more), errors above ``ERROR_RATE_LIMIT`` of the pages, the output could
      not be written, or the run was stopped (Ctrl-C, SIGTERM);
-   - 75: another run of the portal was in progress (see 1.).
+   - 75: another run of the portal was in progress (see 1.);
+   - 77: the portal is blocking the crawler: pages were given up on because every
+     answer was a challenge page (瑞数, 加速乐, a WAF block page, an interstitial:
+     ``crawler.blocking``); the summary's ``blocked`` counts them by kind.
 
 Settings: ``ERROR_RATE_LIMIT``, ``SUMMARY_MIN_ARTICLE_PAGES``, ``OUTPUT_DIR``, ``STATE_DIR``.
 """
@@ -43,6 +46,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.fsutil import write_atomic
 from crawler.state import PortalState, portal_state
+from pipelines.challenge import KINDS
 from pipelines.store import STORE_ERROR_REASON
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,7 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_LOCKED = 75  # sysexits.h EX_TEMPFAIL: another run holds the portal; try later
+EXIT_BLOCKED = 77  # sysexits.h EX_NOPERM: the portal is blocking the crawler (challenge pages)
 EXIT_STATUS_STAT = "summary/exit_status"
 
 # Finish reasons that end a run normally (CLOSESPIDER_* limits are chosen by the user).
@@ -180,8 +185,16 @@ class PortalRunExtension:
         attempts = pages["list"] + pages["article"] + sum(download.values()) + sum(http.values())
         rate = round(error_total / attempts, 4) if attempts else (1.0 if error_total else 0.0)
         found = self.scheduled["article"] + seen
+        blocked = {"given_up": stat("blocked/given_up"), **_prefixed(stats, "blocked/given_up/")}
 
         problems: list[str] = []
+        if blocked["given_up"]:
+            kinds = ", ".join(f"{k} {v}" for k, v in blocked.items() if k != "given_up")
+            problems.append(
+                f"portal is blocking the crawler: {_plural(blocked['given_up'], 'page')} "
+                f"answered only with challenge pages ({kinds}) and not read; they are asked "
+                f"for again next run"
+            )
         if store_errors:
             problems.append(
                 f"output or state could not be written: {stats.get('store/error', '?')}"
@@ -196,8 +209,9 @@ class PortalRunExtension:
             pass  # the write error above is why the run stopped
         elif reason not in _NORMAL_REASONS and not reason.startswith(_NORMAL_PREFIXES):
             problems.append(f"the run did not finish (reason: {reason})")
-        elif found == 0 and not self.crawler.settings.get("REDIS_URL"):
-            # (a worker of a Redis crawl may find nothing while the other workers do)
+        elif found == 0 and not blocked["given_up"] and not self.crawler.settings.get("REDIS_URL"):
+            # (a blocked list page found nothing; a worker of a Redis crawl may find nothing
+            # while the other workers do)
             if self.state.had_records:
                 problems.append(
                     f"no article links found on {_plural(pages['list'], 'list page')}, "
@@ -253,6 +267,11 @@ class PortalRunExtension:
                 "extraction": extraction,
                 "store": store_errors,
             },
+            "blocked": {
+                "seen": {k: v for k, v in _prefixed(stats, "blocked/").items() if k in KINDS},
+                "retries": stat("blocked/retries"),
+                "given_up": blocked["given_up"],
+            },
             "watermark": watermark,
             "seen_store": {
                 "keys_at_start": stat("seen/keys_at_start"),
@@ -263,7 +282,13 @@ class PortalRunExtension:
             "revisit": _prefixed(stats, "revisit/"),  # revisits of known articles and events
             "output": str(self.state.articles_path),
             "problems": problems,
-            "exit_status": EXIT_PROBLEM if problems else EXIT_OK,
+            "exit_status": (
+                EXIT_BLOCKED
+                if blocked["given_up"] and not store_errors
+                else EXIT_PROBLEM
+                if problems
+                else EXIT_OK
+            ),
         }
 
     def write_summary(self, summary: dict[str, Any]) -> Path:

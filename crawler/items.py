@@ -25,6 +25,41 @@ class ArchiveRef(TypedDict):
     record_id: str  # its WARC-Record-ID
 
 
+class Attachment(TypedDict):
+    """A document the article links as a file (附件): .pdf .doc .docx .wps .xls .xlsx .zip .ofd."""
+
+    url: str  # the file's URL
+    name: str  # the link text as the page shows it (else the link title, else the file name)
+    ext: str  # the file type, lower case, from the URL (or a filename= parameter, or the name)
+    sha256: str | None  # SHA-256 of the file, when downloaded (ATTACHMENTS_DOWNLOAD)
+    path: str | None  # where it was stored, relative to OUTPUT_DIR/<site>/ (files/…)
+
+
+class Xxgk(TypedDict):
+    """The 信息公开 block of a government information page; a field the page lacks is null."""
+
+    index_no: str | None  # 索引号
+    publisher: str | None  # 发布机构 / 发文机关
+    written_at: str | None  # 成文日期, YYYY-MM-DD
+    published_at: str | None  # 发布日期, YYYY-MM-DD
+    doc_no: str | None  # 文号 / 发文字号
+    category: str | None  # 主题分类
+    validity: str | None  # 有效性
+
+
+def empty_xxgk() -> Xxgk:
+    """An ``xxgk`` object with every field null (a page with no 信息公开 block)."""
+    return Xxgk(
+        index_no=None,
+        publisher=None,
+        written_at=None,
+        published_at=None,
+        doc_no=None,
+        category=None,
+        validity=None,
+    )
+
+
 @dataclass
 class PageItem:
     """A fetched article page, before any processing."""
@@ -39,6 +74,9 @@ class PageItem:
     selectors: dict[str, Any] = field(default_factory=dict)  # portal selector overrides
     list_title: str | None = None  # link text on the list page that led here
     archive: ArchiveRef | None = None  # the WARC response record of this page, when archived
+    # the article's further pages (URL, body), in order, when it is split over several
+    more_pages: list[tuple[str, bytes]] = field(default_factory=list)
+    missing_pages: list[str] = field(default_factory=list)  # further pages that failed
 
 
 @dataclass
@@ -66,6 +104,9 @@ class ArticleItem:
     fixes: list[str] = field(default_factory=list)  # repairs applied (charset, mojibake, script…)
     cluster: str = ""  # reprint cluster: the same id for every copy, whichever is kept
     archive: ArchiveRef | None = None  # the page's WARC response record: file, offset, record_id
+    pages: list[str] = field(default_factory=list)  # the URL of every page whose text is in text
+    attachments: list[Attachment] = field(default_factory=list)  # linked files: url, name, ext…
+    xxgk: Xxgk = field(default_factory=empty_xxgk)  # 信息公开 fields, each null when absent
 
 
 @dataclass

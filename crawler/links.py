@@ -20,6 +20,9 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector
 from w3lib.url import safe_url_string
 
+from pipelines.dates import day_in
+from pipelines.multipage import js_int
+
 # Article URL shapes common on Chinese government and news CMSs.
 ARTICLE_URL_PATTERNS = [
     re.compile(p)
@@ -56,10 +59,6 @@ _INDEX_N = re.compile(r"(?P<prefix>(?:index|list|default)(?:_|-))(?P<n>\d+)\.(?P
 _INDEX_0 = re.compile(r"(?P<prefix>index|list|default)\.(?P<ext>s?html?)$")
 
 
-# A date shown beside a link on a list page: 2020-07-16, 2020/7/16, 2020.07.16, 2020年7月16日.
-_LIST_DATE = re.compile(r"(20\d{2}|19\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
-
-
 @dataclass(frozen=True)
 class Link:
     url: str
@@ -74,14 +73,7 @@ def _list_date(anchor: Selector) -> str | None:
     """
     if float(anchor.xpath("count(../descendant::a)").get() or 0) > 1:
         return None
-    row = " ".join(anchor.xpath("../descendant-or-self::text()").getall())
-    match = _LIST_DATE.search(row)
-    if not match:
-        return None
-    year, month, day = (int(g) for g in match.groups())
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    return f"{year:04d}-{month:02d}-{day:02d}"
+    return day_in(" ".join(anchor.xpath("../descendant-or-self::text()").getall()))
 
 
 def _links(sel: Selector, base_url: str, restrict_css: Sequence[str] = ()) -> list[Link]:
@@ -190,14 +182,6 @@ def heuristic_article_links(
     return out
 
 
-def _js_int(script: str, token: str) -> int | None:
-    """A literal number, or the value of ``var token = N`` assigned in the script."""
-    if token.isdigit():
-        return int(token)
-    match = re.search(rf"\b{re.escape(token)}\s*=\s*['\"]?(\d+)", script)
-    return int(match.group(1)) if match else None
-
-
 def create_page_html_next(sel: Selector, base_url: str) -> str | None:
     """Next page from a TRS ``createPageHTML(total, current, prefix, ext)`` call.
 
@@ -207,7 +191,7 @@ def create_page_html_next(sel: Selector, base_url: str) -> str | None:
         match = _CREATE_PAGE.search(script)
         if not match:
             continue
-        total, current = _js_int(script, match.group(1)), _js_int(script, match.group(2))
+        total, current = js_int(script, match.group(1)), js_int(script, match.group(2))
         if total is None or current is None:
             continue
         prefix, ext = match.group(3), match.group(4)

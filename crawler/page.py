@@ -39,9 +39,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from crawler.ids import content_hash, record_id
-from crawler.items import ArticleItem, PageItem
+from crawler.items import ArticleItem, Attachment, PageItem, Xxgk
 from crawler.settings import (
     MIN_TEXT_CHARS,
     PAGE_MAX_BYTES,
@@ -49,15 +50,18 @@ from crawler.settings import (
     SHORT_TEXT_CHARS,
     TEXT_MAX_CHARS,
 )
+from pipelines.attachments import find_attachments, merge, without_label_lines
 from pipelines.charset import decode_html, looks_garbled, strip_inline_data
 from pipelines.dates import CHINA_TZ
 from pipelines.dom import Line, linearize, parse_html
 from pipelines.extract import body_start, extract_body, paywall_after_body
 from pipelines.metadata import extract_metadata, meta_tags
 from pipelines.mojibake import repair_mojibake
+from pipelines.multipage import drop_pager
 from pipelines.normalize import normalize_paragraphs, normalize_text
 from pipelines.script import detect_script, strip_pinyin, to_simplified
 from pipelines.title import extract_title, headline_lines
+from pipelines.xxgk import read_xxgk
 
 # Template placeholders of speech/report templates: XX省, 20xx年, X万个, ××.
 _PLACEHOLDER = re.compile(
@@ -155,6 +159,7 @@ def _unread(page: PageItem, flag: str, fixes: list[str]) -> ArticleItem:
         original_script="simplified",
         quality_flags=[flag],
         fixes=fixes,
+        pages=[page.url],
     )
 
 
@@ -182,19 +187,15 @@ def process_page(
         fixes += found
     if len(raw) > max_bytes or count_elements(raw) > max_elements:
         return _unread(page, "too_large", fixes)
-    decoded = decode_html(raw, page.content_type, page.charset)
-    fixes += decoded.fixes
-    html, found = repair_mojibake(decoded.text)
-    fixes += found
-    html, found = strip_pinyin(html)
-    fixes += found
-    original_script = detect_script(html)
-    html, found = to_simplified(html)
-    fixes += found
+    html, encoding, original_script = _decoded(raw, page, fixes)
 
     tree = parse_html(html)
-    lines = linearize(tree)
     meta = meta_tags(tree)
+    # the 信息公开 block and the pager leave the tree before any line is read
+    attachments = find_attachments(tree, page.url)
+    xxgk = read_xxgk(tree, meta)
+    drop_pager(tree, page.url)
+    lines = linearize(tree)
     title = extract_title(
         tree, meta, page.selectors, page.site_name, headline_lines(lines, body_start(lines))
     )
@@ -211,9 +212,18 @@ def process_page(
         title=title,
         meta=meta,
     )
-    text, truncated = cap_text(normalize_paragraphs(body.paragraphs), max_chars)
+    paragraphs = list(body.paragraphs)
+    for url, more in page.more_pages:
+        more_paragraphs, more_attachments = _continuation(url, more, page, title, fixes)
+        paragraphs += more_paragraphs
+        attachments = merge(attachments, more_attachments)
+    if attachments:
+        paragraphs = without_label_lines(paragraphs)
+    text, truncated = cap_text(normalize_paragraphs(paragraphs), max_chars)
 
     flags = list(md.flags)
+    if page.missing_pages:
+        flags.append("page_missing")
     if truncated:
         flags.append("text_truncated")
     if links_only(lines, body.paragraphs):
@@ -235,6 +245,11 @@ def process_page(
 
     original_title = body.original_title or md.original_title
     published_at, published_precision = full_timestamp(md.published_at, md.published_precision)
+    xxgk_date = xxgk["published_at"] or xxgk["written_at"]
+    if xxgk_date and (published_at is None or "date_from_url" in flags):
+        # the 信息公开 block's 发布日期 (成文日期) is the page's own date
+        published_at, published_precision = full_timestamp(xxgk_date, "day")
+        flags = [f for f in flags if f not in ("no_date", "date_from_url")]
     return ArticleItem(
         id=record_id(page.url),
         url=page.url,
@@ -244,19 +259,60 @@ def process_page(
         original_title=normalize_text(original_title) if original_title else None,
         published_at=published_at,
         published_precision=published_precision,
-        source=md.source,
+        source=md.source or xxgk["publisher"],
         authors=md.authors,
         editors=md.editors,
         responsible_editors=md.responsible_editors,
         text=text,
         content_hash=content_hash(text),
         fetched_at=page.fetched_at,
-        encoding=decoded.encoding,
+        encoding=encoding,
         original_script=original_script,
         quality_flags=_dedupe(flags),
         fixes=_dedupe(fixes),
         archive=page.archive,
+        pages=[page.url] + [url for url, _ in page.more_pages],
+        attachments=[
+            Attachment(url=a["url"], name=a["name"], ext=a["ext"], sha256=None, path=None)
+            for a in attachments
+        ],
+        xxgk=Xxgk(
+            index_no=xxgk["index_no"],
+            publisher=xxgk["publisher"],
+            written_at=xxgk["written_at"],
+            published_at=xxgk["published_at"],
+            doc_no=xxgk["doc_no"],
+            category=xxgk["category"],
+            validity=xxgk["validity"],
+        ),
     )
+
+
+def _decoded(raw: bytes, page: PageItem, fixes: list[str]) -> tuple[str, str | None, str]:
+    """Decoded, repaired, simplified HTML of one page; its codec and its own script."""
+    decoded = decode_html(raw, page.content_type, page.charset)
+    fixes += decoded.fixes
+    html, found = repair_mojibake(decoded.text)
+    fixes += found
+    html, found = strip_pinyin(html)
+    fixes += found
+    original_script = detect_script(html)
+    html, found = to_simplified(html)
+    fixes += found
+    return html, decoded.encoding, original_script
+
+
+def _continuation(
+    url: str, raw: bytes, page: PageItem, title: str | None, fixes: list[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Body paragraphs and attachments of a further page of a multi-page article."""
+    html, _, _ = _decoded(raw, page, fixes)
+    tree = parse_html(html)
+    attachments = find_attachments(tree, url)
+    read_xxgk(tree, {})
+    drop_pager(tree, url, page.url)
+    body = extract_body(tree, selectors=page.selectors, title=title, lines=linearize(tree))
+    return list(body.paragraphs), attachments
 
 
 def process_file(

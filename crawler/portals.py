@@ -22,7 +22,7 @@ Example (every key; only ``name``, ``display_name``, ``allowed_domains``,
     restrict_css = [".news-list"]        # where article links sit on list pages
 
     [pagination]
-    style = "index_n"                    # "next", "index_n", "createPageHTML" or "none"
+    style = "index_n"                    # next, index_n, createPageHTML, hanweb_jpage, none
     next_css = ["a.next"]                # style "next": the next-page link
     next_text = ["下一页", "下页"]         # style "next": link texts that mean next page
     max_pages = 50                       # list pages per start URL at most
@@ -90,7 +90,7 @@ class Links(_Strict):
 
 
 class Pagination(_Strict):
-    style: Literal["next", "index_n", "createPageHTML", "none"] = "next"
+    style: Literal["next", "index_n", "createPageHTML", "hanweb_jpage", "none"] = "next"
     next_css: list[str] = Field(default_factory=list)
     next_text: list[str] = Field(default_factory=lambda: ["下一页", "下页", "后页", "下一頁"])
     max_pages: int = Field(default=50, ge=1, le=10000)

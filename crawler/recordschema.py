@@ -81,7 +81,7 @@ def _schema_for(cls: type, title: str, description: str) -> dict[str, Any]:
             if option.get("type") == "string":
                 option["enum"] = values
     for name, prop in props.items():
-        if prop.get("type") == "array":
+        if prop.get("type") == "array" and prop.get("items", {}).get("type") == "string":
             prop["items"] = {"type": "string", "minLength": 1}
         prop.pop("default", None)
         prop.pop("title", None)

@@ -136,6 +136,15 @@ ERROR_RATE_LIMIT = 0.2
 SUMMARY_MIN_ARTICLE_PAGES = 5
 # fsync output, seen store and checkpoint every N records (measured: 0.4 ms per fsync).
 STORE_FSYNC_EVERY = 20
+# Challenge pages (瑞数, 加速乐, WAF block pages, 请稍候 interstitials: crawler/blocking.py):
+# asked for again this many times, the n-th retry after CHALLENGE_BACKOFF * 2**(n-1) seconds,
+# then given up on (counted; exit status 77).
+CHALLENGE_RETRY_TIMES = 2
+CHALLENGE_BACKOFF = 10.0  # seconds before the first retry of a challenge page
+# Attachments (附件: .pdf .doc .docx .wps .xls .xlsx .zip .ofd) of each kept record are
+# downloaded to OUTPUT_DIR/<site>/files/ (pipelines/files.py) when True; listed either way.
+ATTACHMENTS_DOWNLOAD = False
+ATTACHMENTS_MAX_BYTES = 32 * 1024 * 1024  # a bigger attachment is not downloaded
 # Revisits of known articles (-a revisit=1; see README "Revisits and change events").
 # Days before an article is revisited at the soonest (the first revisit, and after a change).
 REVISIT_MIN_INTERVAL = 1.0
@@ -162,6 +171,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsPolicyMiddleware": 100,  # robots.txt with a policy for broken files
     "crawler.middlewares.FetchStatsMiddleware": 540,  # final fetch outcomes (after retries)
+    "crawler.blocking.ChallengeMiddleware": 560,  # challenge pages: counted, retried, given up
     "crawler.archive.WarcArchiveMiddleware": 950,  # WARC archive: raw bytes, before inflation
 }
 
@@ -171,6 +181,7 @@ ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 400,  # drop empty and non-article pages
     "pipelines.store.SinceFilterPipeline": 450,  # drop articles older than -a since=
     "pipelines.dedup.DedupPipeline": 500,  # exact and near-duplicate reprints
+    "pipelines.files.AttachmentsPipeline": 800,  # ATTACHMENTS_DOWNLOAD: files of kept records
     "pipelines.store.JsonlStorePipeline": 900,  # OUTPUT_DIR/<site>/articles.jsonl
 }
 

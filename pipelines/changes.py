@@ -133,7 +133,9 @@ def changed_fields(previous: dict[str, Any], record: ArticleItem) -> list[str]:
     changed = []
     for name in COMPARED_FIELDS:
         if name == "text":
-            if previous.get("content_hash") != record.content_hash:
+            # a revisit reads the first page only: a multi-page record's text is not its text
+            whole = len(previous.get("pages") or []) <= len(record.pages or [previous.get("url")])
+            if whole and previous.get("content_hash") != record.content_hash:
                 changed.append(name)
         elif (previous.get(name) or None) != (getattr(record, name) or None):
             changed.append(name)

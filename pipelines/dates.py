@@ -397,6 +397,21 @@ _URL_DATES = (
 )
 
 
+# A day written 2020-07-16, 2020/7/16, 2020.07.16 or 2020年7月16日 (list rows, 信息公开 cells).
+_DAY = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+
+
+def day_in(text: str) -> str | None:
+    """The first day written in ``text`` as ``YYYY-MM-DD`` (``None``: none, or impossible)."""
+    match = _DAY.search(text)
+    if not match:
+        return None
+    year, month, day = (int(g) for g in match.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
 def date_from_url(url: str, fetched: datetime) -> str | None:
     """The publish day encoded in the URL path (CMS conventions), or None."""
     path = url.split("?", 1)[0]

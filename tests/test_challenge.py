@@ -148,3 +148,8 @@ def test_every_rule_is_loaded_with_a_known_kind() -> None:
 def test_bad_rules_name_the_cause(source: str, cause: str) -> None:
     with pytest.raises(ValueError, match=re.escape(cause)):
         challenge.parse_rules(source)
+
+
+def test_a_busy_server_is_no_interstitial() -> None:
+    page = "<html><body><h1>503</h1><p>服务器繁忙，请稍后再试。</p></body></html>"
+    assert classify(503, {}, page) is None

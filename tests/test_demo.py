@@ -12,6 +12,8 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 SITES = ["cri", "dali", "docin", "lnzf", "scfzw"]
+# the government CMS portals (crawler.replica.cms): Hanweb jpage lists, TRS multi-page articles
+CMS_SITES = {"dongshan_sft": 10, "qinglan": 6}
 
 
 def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:
@@ -30,7 +32,7 @@ def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:
         "reprints",
     ]  # fmt: skip
     table = {}
-    for line in lines[start + 1 : start + 1 + len(SITES)]:
+    for line in lines[start + 1 : start + 1 + len(SITES) + len(CMS_SITES)]:
         cells = line.split()
         table[cells[0]] = dict(zip(header, cells, strict=False))
     assert f"records:    {tmp_path / 'output'}/<site>/articles.jsonl" in done.stdout
@@ -39,7 +41,11 @@ def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:
 
 def test_demo_twice(tmp_path: Path) -> None:
     first = run_demo(tmp_path)
-    assert sorted(first) == SITES
+    assert sorted(first) == sorted(SITES + list(CMS_SITES))
+    cms = {site: first.pop(site) for site in CMS_SITES}
+    for site, kept in CMS_SITES.items():
+        assert int(cms[site]["kept"]) == kept, site
+        assert cms[site]["errors"] == "0", site
     assert sum(int(row["kept"]) for row in first.values()) == 29  # the replica's ground truth
     assert sum(int(row["reprints"]) for row in first.values()) == 4
     for row in first.values():
@@ -48,6 +54,12 @@ def test_demo_twice(tmp_path: Path) -> None:
         assert row["errors"] == "0"
 
     second = run_demo(tmp_path)
+    for site in CMS_SITES:
+        row = second.pop(site)
+        # one list page per start URL: its entries were all written before
+        assert row["list"] == {"dongshan_sft": "2", "qinglan": "1"}[site], site
+        assert row["article"] == "0", site
+        assert row["new"] == "0", site
     for site, row in second.items():
         # Only the first list page is fetched: every article on it was written before.
         assert row["list"] == "1", site

@@ -157,3 +157,21 @@ def test_export_command_line(output: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert missing.returncode == 2
     assert "no such folder" in missing.stderr
+
+
+def test_object_fields_are_json_text(tmp_path: Path) -> None:
+    root = tmp_path / "output"
+    attachment = {"url": "http://www.a.cn/1.pdf", "name": "附件1", "ext": "pdf", "sha256": None,
+                  "path": None}  # fmt: skip
+    xxgk = dict.fromkeys(
+        ("index_no", "publisher", "written_at", "published_at", "doc_no", "category", "validity")
+    )
+    xxgk["doc_no"] = "某政发〔2024〕3号"
+    rec = _record("a", 0, pages=["http://www.a.cn/0.html"], attachments=[attachment], xxgk=xxgk)
+    _write(root / "a" / "articles.jsonl", [rec])
+    out = tmp_path / "kept.parquet"
+    assert export.run(_args([str(root), "--format", "parquet", "--out", str(out)])) == 0
+    df = pd.read_parquet(out)
+    assert json.loads(df.loc[0, "attachments"]) == [attachment]
+    assert json.loads(df.loc[0, "xxgk"])["doc_no"] == "某政发〔2024〕3号"
+    assert list(df.loc[0, "pages"]) == ["http://www.a.cn/0.html"]

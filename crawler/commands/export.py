@@ -8,7 +8,8 @@ columns in its order.  ``--duplicates`` adds every copy from
 ``duplicates.jsonl`` with ``duplicate_of``, ``similarity`` and ``match`` (null
 for kept records) and a ``kept`` column; ``cluster`` joins the copies of one
 article.  Types: ``published_at`` and ``fetched_at`` are timestamps in China
-time (``+08:00``), list fields lists of strings, ``similarity`` a float, every
+time (``+08:00``), list fields lists of strings, ``similarity`` a float, object
+fields and lists of objects (``archive``, ``attachments``, ``xxgk``) JSON text, every
 other field a string; a field a record lacks (``cluster`` in output written
 before it existed) is null.
 
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import typing_extensions
 
 from crawler.items import ArticleItem, DuplicateItem
 
@@ -48,6 +50,8 @@ def columns(duplicates: bool) -> list[tuple[str, str]]:
         hint = hints[f.name]
         if f.name in TIMESTAMPS:
             kind = "timestamp"
+        elif _holds_objects(hint):
+            kind = "json"
         elif typing.get_origin(hint) is list:
             kind = "list"
         elif hint is float:
@@ -58,6 +62,13 @@ def columns(duplicates: bool) -> list[tuple[str, str]]:
     if duplicates:
         out.append(("kept", "bool"))
     return out
+
+
+def _holds_objects(hint: Any) -> bool:
+    """A TypedDict, a list of them or an optional one: written as JSON text."""
+    if typing_extensions.is_typeddict(hint):
+        return True
+    return any(_holds_objects(arg) for arg in typing.get_args(hint))
 
 
 def timestamp(value: Any) -> datetime | None:
@@ -112,6 +123,8 @@ def _cell(kind: str, value: Any) -> Any:
         return float(value) if isinstance(value, int | float) else None
     if kind == "bool":
         return bool(value)
+    if kind == "json":
+        return orjson.dumps(value).decode()
     return value if isinstance(value, str) else str(value)
 
 
@@ -138,6 +151,7 @@ def write_parquet(rows: Iterator[dict[str, Any]], cols: list[tuple[str, str]], o
 
     types = {
         "string": pa.string(),
+        "json": pa.string(),
         "list": pa.list_(pa.string()),
         "float": pa.float64(),
         "timestamp": pa.timestamp("s", tz="+08:00"),

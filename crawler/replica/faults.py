@@ -62,6 +62,7 @@ download handler.  Each one misbehaves in exactly one documented way:
                                        seconds), ``user_agent`` (politeness is measured
                                        from it)
 ``/robots/<variant>.txt``              the robots.txt variants below, fetched directly
+``/challenge/…``                       bot walls' challenge pages: ``crawler.replica.challenges``
 =====================================  ====================================================
 
 robots.txt variants live on their own hosts (robots.txt is per host); each
@@ -87,6 +88,8 @@ import zlib
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
+
+from crawler.replica import challenges
 
 if TYPE_CHECKING:
     from crawler.replica.server import ReplicaRequestHandler
@@ -293,6 +296,9 @@ def _answer(handler: ReplicaRequestHandler, host: str, path: str, query_string: 
             return
         status, body = ROBOTS_VARIANTS[variant]
         handler.send_bytes(status, body, [("Content-Type", "text/plain")])
+    elif path.startswith("/challenge/"):
+        index = _list_page("反爬虫页面测试", challenges.INDEX_LINKS)
+        challenges.answer(handler, path, query, article, index)
     elif path.startswith("/status/"):
         code = _int({"c": [path.rsplit("/", 1)[1]]}, "c", 500, 100, 599)
         headers = [("Content-Type", html_type)]

@@ -11,7 +11,9 @@ loopback address.  Unknown paths get the portal's own 404 page; unknown hosts
 get a plain 404 with ``X-Replica: unknown-host``.
 
 Fault endpoints live under the pseudo-host ``faults.test``: see
-``crawler.replica.faults``.
+``crawler.replica.faults``.  The Hanweb and TRS portals ``sft.dongshan.gov.cn`` and
+``www.qinglan.gov.cn`` (Hanweb jpage lists answer POST) are served by
+``crawler.replica.cms``.
 
 Control endpoints (JSON), for tests of incremental crawls:
 
@@ -63,7 +65,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from crawler.replica import faults
+from crawler.replica import cms, faults
 from crawler.replica.sites import Replica, ReplicaError, Resource
 
 CONTROL = "_replica"
@@ -233,13 +235,18 @@ class ReplicaRequestHandler(BaseHTTPRequestHandler):
             self._control_get(path)
         elif host == faults.FAULTS_HOST or host.endswith("." + faults.FAULTS_HOST):
             faults.handle(self, host, path, query)
+        elif host in cms.HOSTS:
+            cms.handle(self, self.command, host, path, query, b"")
         else:
             self._portal(host, path)
 
     def do_POST(self) -> None:
-        host, path, _ = self._split()
+        host, path, query = self._split()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if host in cms.HOSTS:
+            cms.handle(self, "POST", host, path, query, raw)
+            return
         if host != CONTROL:
             self.send_bytes(405, b"method not allowed", [("Allow", "GET, HEAD")])
             return

@@ -11,6 +11,15 @@ Request ``meta`` set by these spiders (read by middlewares and pipelines):
 - ``start_url``: the start URL a list page's chain began at
 - ``list_title``: an article link's text on the list page
 - ``list_date``: the date the list page shows beside that link (``YYYY-MM-DD``), if any
+
+An article split over several pages (``t20200716_123456.html``, ``…_1.html``, …: see
+``pipelines.multipage``) is fetched page after page in order (``kind``
+``"article_page"``, the ``PageItem`` so far in ``meta["article"]``) and yielded once,
+with every further page's body in ``more_pages``; a further page that fails is
+named in ``missing_pages`` (stats ``multipage/missing``) and the pages after it
+are still fetched; one given up on as a challenge page (``crawler.blocking``) drops
+the article from this run (``multipage/blocked``), so it is fetched whole next run.
+Stats ``multipage/articles``, ``multipage/pages``.
 """
 
 from __future__ import annotations
@@ -21,14 +30,17 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import scrapy
+from parsel import Selector
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from crawler import links
+from crawler import jpage, links
+from crawler.blocking import PortalBlocked
 from crawler.items import PageItem, RevisitPage
 from crawler.portals import Portal
 from crawler.revisit import revisit_failure, revisit_page
+from pipelines.multipage import continuation_urls, further_pages, page_number
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -122,6 +134,8 @@ class BaseNewsSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         """A request that failed for good (after retries): one log line, counted by kind."""
+        if failure.check(PortalBlocked):  # counted and logged by ChallengeMiddleware
+            return
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
         kind = request.meta.get("kind", "page") if request is not None else "page"
@@ -131,26 +145,36 @@ class BaseNewsSpider(scrapy.Spider):
         self.logger.warning("download failed: %s: %s: %s", url, name, failure.getErrorMessage())
 
     # -- list pages --------------------------------------------------------
-    def article_links(self, response: TextResponse) -> list[links.Link]:
+    def article_links(
+        self, sel: Selector, base_url: str, whole_page: bool = True
+    ) -> list[links.Link]:
+        """Article links of a list page (``whole_page`` False: of Hanweb jpage entries)."""
         raise NotImplementedError
 
     def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
         if not isinstance(response, TextResponse):
             self.logger.warning("list page is not text: %s", response.url)
             return
-        for link in self.article_links(response):
-            if self.max_articles and self._articles_requested >= self.max_articles:
-                break
-            self._articles_requested += 1
-            yield scrapy.Request(
-                link.url,
-                callback=self.parse_article,
-                errback=self.on_error,
-                meta={"kind": "article", "list_title": link.text or None, "list_date": link.date},
-            )
+        config: jpage.JpageConfig | None = response.meta.get("jpage")
+        if config is None and self.pagination_style in ("hanweb_jpage", "auto"):
+            scripts = " ".join(response.css("script::text").getall())
+            config = jpage.find_config(scripts, response.url)
+            if config is None and self.pagination_style == "hanweb_jpage":
+                self.crawler.stats.inc_value("pagination/jpage_not_found")
+                self.logger.warning("no Hanweb jpage list set-up on %s", response.url)
+        if config is not None:
+            found = jpage.records_selector(response.text)
+            found_links = self.article_links(found, config.page_url, whole_page=False)
+        else:
+            found_links = self.article_links(response.selector, response.url)
+        yield from self._article_requests(found_links)
         page = int(response.meta.get("list_page", 1))
         if page >= self.max_pages:
             self.crawler.stats.inc_value("pagination/max_pages_reached")
+            return
+        start_url = response.meta.get("start_url", response.url)
+        if config is not None:
+            yield from self._jpage_next(response, config, page, start_url)
             return
         nxt = links.next_page(
             response.selector, response.url, self.pagination_style, self.next_texts, self.next_css
@@ -160,22 +184,60 @@ class BaseNewsSpider(scrapy.Spider):
                 nxt,
                 callback=self.parse_list,
                 errback=self.on_error,
-                meta={
-                    "kind": "list",
-                    "list_page": page + 1,
-                    "start_url": response.meta.get("start_url", response.url),
-                },
+                meta={"kind": "list", "list_page": page + 1, "start_url": start_url},
+            )
+
+    def _jpage_next(
+        self, response: TextResponse, config: jpage.JpageConfig, page: int, start_url: str
+    ) -> Iterator[scrapy.Request]:
+        """The POST for the next block of a Hanweb jpage list (module ``crawler.jpage``)."""
+        count = len(jpage.records(response.text))
+        if "jpage" in response.meta:  # a dataproxy answer: its total, and where it ended
+            config = config.with_total(jpage.total_of(response.text))
+            fetched = int(response.meta["jpage_end"]) if count else -1
+        else:
+            fetched = config.embedded
+        if fetched < 0:
+            return  # an answer with no entry: the list has ended
+        span = jpage.next_range(config, fetched)
+        if span is None:
+            return
+        yield scrapy.FormRequest(
+            config.request_url(*span),
+            formdata=config.formdata(),
+            callback=self.parse_list,
+            errback=self.on_error,
+            meta={
+                "kind": "list",
+                "list_page": page + 1,
+                "start_url": start_url,
+                "jpage": config,
+                "jpage_end": span[1],
+            },
+        )
+
+    def _article_requests(self, found: list[links.Link]) -> Iterator[scrapy.Request]:
+        for link in found:
+            if self.max_articles and self._articles_requested >= self.max_articles:
+                break
+            self._articles_requested += 1
+            yield scrapy.Request(
+                link.url,
+                callback=self.parse_article,
+                errback=self.on_error,
+                meta={"kind": "article", "list_title": link.text or None, "list_date": link.date},
             )
 
     # -- article pages -------------------------------------------------------
-    def parse_article(self, response: Response) -> Iterator[PageItem]:
+    def page_item(self, response: Response) -> PageItem | None:
+        """The ``PageItem`` of an article page (its first page only), or None for a file."""
         content_type = response.headers.get(b"Content-Type")
         ctype = content_type.decode("latin-1") if content_type else None
         if not is_page_type(ctype):
             self.crawler.stats.inc_value("spider/skipped_not_html")
             self.logger.info("not an HTML page (%s): %s", ctype, response.url)
-            return
-        yield PageItem(
+            return None
+        return PageItem(
             url=response.url,
             body=response.body,
             site=self.site or self.name,
@@ -188,9 +250,73 @@ class BaseNewsSpider(scrapy.Spider):
             archive=response.meta.get("archive"),
         )
 
+    def parse_article(self, response: Response) -> Iterator[PageItem | scrapy.Request]:
+        item = self.page_item(response)
+        if item is None:
+            return
+        more = (
+            continuation_urls(response.selector.root, response.url)
+            if isinstance(response, TextResponse)
+            else []
+        )
+        if not more:
+            yield item
+            return
+        self.crawler.stats.inc_value("multipage/articles")
+        yield self._article_page(item, more)
+
+    def _article_page(self, item: PageItem, pending: list[str]) -> scrapy.Request:
+        return scrapy.Request(
+            pending[0],
+            callback=self.parse_article_page,
+            errback=self.article_page_failed,
+            meta={"kind": "article_page", "article": item, "pending": pending[1:]},
+        )
+
+    def _after_page(self, item: PageItem, pending: list[str]) -> Iterator[Any]:
+        yield self._article_page(item, pending) if pending else item
+
+    def parse_article_page(self, response: Response) -> Iterator[Any]:
+        """A further page of a multi-page article: its body joins the article's."""
+        item: PageItem = response.meta["article"]
+        item.more_pages.append((response.url, response.body))
+        self.crawler.stats.inc_value("multipage/pages")
+        pending = list(response.meta["pending"])
+        if isinstance(response, TextResponse):
+            # a pager showing only 下一页 (or a window of numbers) names pages the first did not
+            known = {item.url, *pending, *item.missing_pages, *(u for u, _ in item.more_pages)}
+            found = further_pages(response.selector.root, response.url, item.url)
+            pending += [u for u in found if u not in known]
+            pending.sort(key=lambda u: page_number(u, item.url) or 0)
+        yield from self._after_page(item, pending)
+
+    def article_page_failed(self, failure: Failure) -> Iterator[Any]:
+        """A further page that could not be fetched: named in the record, the rest go on."""
+        request = failure.request  # type: ignore[attr-defined]
+        item: PageItem = request.meta["article"]
+        if failure.check(PortalBlocked):
+            # a wall, not a missing page: no half article; the next run asks again
+            self.crawler.stats.inc_value("multipage/blocked")
+            self.logger.warning(
+                "%s not written: its page %s was answered only with challenge pages",
+                item.url,
+                request.url,
+            )
+            return
+        item.missing_pages.append(request.url)
+        self.crawler.stats.inc_value("multipage/missing")
+        self.logger.warning(
+            "page %s of %s is missing (%s): the record says so (flag page_missing)",
+            request.url,
+            item.url,
+            failure.getErrorMessage() or type(failure.value).__name__,
+        )
+        yield from self._after_page(item, list(request.meta["pending"]))
+
     # -- revisits of known articles (crawler.revisit) ----------------------------------
     def parse_revisit(self, response: Response) -> Iterator[RevisitPage]:
-        page = next(iter(self.parse_article(response)), None) if response.body else None
+        # the first page alone: a multi-page article's further pages are not revisited
+        page = self.page_item(response) if response.body else None
         yield revisit_page(response, page)
 
     def on_revisit_error(self, failure: Failure) -> Iterator[RevisitPage]:
@@ -205,14 +331,16 @@ class PortalSpider(BaseNewsSpider):
 
     portal: ClassVar[Portal]
 
-    def article_links(self, response: TextResponse) -> list[links.Link]:
+    def article_links(
+        self, sel: Selector, base_url: str, whole_page: bool = True
+    ) -> list[links.Link]:
         portal = self.portal
         return links.portal_article_links(
-            response.selector,
-            response.url,
+            sel,
+            base_url,
             portal.article_patterns,
             portal.deny_patterns,
-            portal.links.restrict_css,
+            portal.links.restrict_css if whole_page else (),
         )
 
 

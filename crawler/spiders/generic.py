@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy.http import TextResponse
+from parsel import Selector
 
 from crawler import links
 from crawler.spiders.base import BaseNewsSpider
@@ -36,5 +36,7 @@ class GenericPortalSpider(BaseNewsSpider):
         self.site = re.sub(r"[^a-z0-9_.-]", "_", hosts[0])
         self.site_name = kwargs.get("site_name") or hosts[0]
 
-    def article_links(self, response: TextResponse) -> list[links.Link]:
-        return links.heuristic_article_links(response.selector, response.url, self.allowed_domains)
+    def article_links(
+        self, sel: Selector, base_url: str, whole_page: bool = True
+    ) -> list[links.Link]:
+        return links.heuristic_article_links(sel, base_url, self.allowed_domains)
