@@ -50,7 +50,12 @@ from crawler.settings import (
     SHORT_TEXT_CHARS,
     TEXT_MAX_CHARS,
 )
-from pipelines.attachments import find_attachments, merge, without_label_lines
+from pipelines.attachments import (
+    attachment_lines,
+    find_attachments,
+    merge,
+    without_label_lines,
+)
 from pipelines.charset import decode_html, looks_garbled, strip_inline_data
 from pipelines.dates import CHINA_TZ
 from pipelines.dom import Line, linearize, parse_html
@@ -220,6 +225,13 @@ def process_page(
     if attachments:
         paragraphs = without_label_lines(paragraphs)
     text, truncated = cap_text(normalize_paragraphs(paragraphs), max_chars)
+    # A notice that is only its files (its own words under MIN_TEXT_CHARS): the list of
+    # attachments, as the page names them, is part of its text, so it is kept (not
+    # dropped as empty) and two notices of one office differ by what they publish.
+    files_are_text = bool(attachments) and len(text) < MIN_TEXT_CHARS
+    if files_are_text:
+        listed = normalize_paragraphs(attachment_lines(attachments))
+        text, truncated = cap_text("\n".join(t for t in (text, listed) if t), max_chars)
 
     flags = list(md.flags)
     if page.missing_pages:
@@ -236,7 +248,9 @@ def process_page(
         flags.append("truncated_preview")
     if looks_like_list(lines, body.paragraphs, md.has_byline):
         flags.append("list_page")
-    if len(text) < MIN_TEXT_CHARS and body.raw_chars > max(len(text), 1) * 2:
+    if files_are_text:
+        flags.append("short_body")
+    elif len(text) < MIN_TEXT_CHARS and body.raw_chars > max(len(text), 1) * 2:
         flags.append("boilerplate_only")
     elif 0 < len(text) < SHORT_TEXT_CHARS:
         flags.append("short_body")

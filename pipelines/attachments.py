@@ -41,6 +41,24 @@ def without_label_lines(paragraphs: list[str]) -> list[str]:
     return [p for p in paragraphs if not LABEL_LINE.match(p.strip())]
 
 
+_NAMED_AS_ATTACHMENT = re.compile(r"^附\s*件")
+
+
+def attachment_lines(attachments: list[dict[str, Any]]) -> list[str]:
+    """The attachment list as text lines, ``附件:`` before names that do not say it.
+
+    For a notice whose content is its files (``现将…印发给你们``, ``详见附件``): its few
+    words are the same from one notice of an office to the next; the files it lists
+    are what it is.
+    """
+    lines = []
+    for entry in attachments:
+        name = " ".join(str(entry.get("name") or "").split())
+        if name:
+            lines.append(name if _NAMED_AS_ATTACHMENT.match(name) else f"附件:{name}")
+    return lines
+
+
 def _ext_of(url: str, text: str) -> str | None:
     parts = urlsplit(url)
     match = _EXT.search(unquote(parts.path))

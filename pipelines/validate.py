@@ -8,7 +8,8 @@ A record is dropped (``DropItem(reason)``, stat ``validate/dropped/<reason>``) w
 * ``list_page`` — the page stage flagged a list / index page taken for an article;
 * ``links_only`` — the page or its body is link text;
 * ``boilerplate_only`` — everything the extractor found was portal boilerplate;
-* ``empty`` — the body has fewer than ``MIN_TEXT_CHARS`` characters.
+* ``empty`` — the body has fewer than ``MIN_TEXT_CHARS`` characters and the page lists
+  no attachments (a notice that is only its files is kept, flagged ``short_body``).
 
 Kept records are counted in ``validate/kept``.  ``rejection_reason`` is the
 same decision as a pure function, used by ``python -m crawler extract`` (which
@@ -38,7 +39,8 @@ def rejection_reason(item: ArticleItem, min_chars: int) -> str | None:
     for reason in REASONS[:-1]:
         if reason in flags:
             return reason
-    if len(item.text or "") < min_chars:
+    # a notice that is only its files is kept: its text is the attachment list
+    if len(item.text or "") < min_chars and not item.attachments:
         return "empty"
     return None
 

@@ -324,3 +324,41 @@ def test_a_revisit_of_a_multi_page_article_does_not_compare_its_text() -> None:
     assert changed_fields(previous, revisited) == []
     single = {**previous, "pages": [URL1], "content_hash": "0" * 40}
     assert changed_fields(single, revisited) == ["text"]
+
+
+# --- a notice that is only its files --------------------------------------------------
+
+NOTICE = "各县(市、区)司法局:现将《{}》印发给你们,请认真贯彻执行。"
+
+
+def _notice(plan: str, files: list[tuple[str, str]]) -> ArticleItem:
+    links = "".join(f'<p><a href="/art/2024/3/7/{href}">{name}</a></p>' for href, name in files)
+    body = f"<p>{NOTICE.format(plan)}</p>"
+    return record(page("", XXGK_TABLE, body, f'<div class="fj"><p>附件:</p>{links}</div>'))
+
+
+def test_a_notice_that_is_only_its_files_is_kept_with_them_as_its_text() -> None:
+    from pipelines.validate import rejection_reason
+
+    rec = _notice("普法工作要点", [("P1.pdf", "1.普法工作要点.pdf"), ("P2.docx", "2.任务分工表")])
+    assert rec.text.splitlines() == [
+        NOTICE.format("普法工作要点"),
+        "附件:1.普法工作要点.pdf",
+        "附件:2.任务分工表",
+    ]
+    assert len(rec.text) < 80  # under MIN_TEXT_CHARS, and still an article
+    assert rejection_reason(rec, 80) is None
+    assert "short_body" in rec.quality_flags
+    assert "boilerplate_only" not in rec.quality_flags
+    assert rec.xxgk["doc_no"] == "浙司〔2024〕12号"
+    # the next notice of the same office: the same words, other files, another record
+    other = _notice("普法工作要点", [("P3.pdf", "1.法治宣传教育计划.pdf")])
+    assert other.content_hash != rec.content_hash
+
+
+def test_a_short_page_without_attachments_is_still_dropped_as_empty() -> None:
+    from pipelines.validate import rejection_reason
+
+    rec = record(page("", "", f"<p>{NOTICE.format('普法工作要点')}</p>"))
+    assert rec.attachments == []
+    assert rejection_reason(rec, 80) in ("empty", "boilerplate_only")
