@@ -6,7 +6,10 @@ Jaccard similarity (share of equal MinHash values) is highest, if at least
 the threshold → ``"minhash"``; else the record is kept and inserted.  The
 first record seen is the one kept.  The CPU-heavy part (:func:`prepare`:
 normalization, shingles, signatures, band keys) runs on whole batches and
-may run in worker processes; :meth:`Deduplicator.decide` is sequential.
+may run in worker processes; :meth:`Deduplicator.decide` is sequential: with
+a :class:`DedupIndex` one compiled loop per batch
+(:meth:`DedupIndex.decide_batch`), with any other index offering the same
+lookups the step-by-step form below (the reference, tested equal).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ class Verdict:
 
 
 Meta = Mapping[str, object]
+MATCHES = ("", "url", "content_hash", "minhash")  # match code -> Verdict.match ("": kept)
 
 
 def _verdict(index: DedupIndex, match: str, row: int, similarity: float) -> Verdict:
@@ -102,19 +106,66 @@ class Deduplicator:
     def __init__(self, index: DedupIndex, threshold: float) -> None:
         self.index = index
         self.threshold = threshold
+        self.compiled = True  # False: decide step by step (the reference form)
 
     def decide(
         self,
         prep: Prepared,
         ids: Sequence[str],
         urls: Sequence[str],
-        metas: Sequence[Meta] | None = None,
+        metas: Sequence[Meta | None] | None = None,
     ) -> list[Verdict]:
         """Decide every record of the batch in order; kept records are inserted.
 
         ``metas``: per record its fields for origin decisions (``cluster``, ``site``,
         ``source``, ``published_at`` …, see ``crawler.dedup.index.META_FIELDS``).
         """
+        if self.compiled:
+            codes, rows, sims = self.decide_arrays(prep, ids, urls, metas)
+            return self._verdicts(codes, rows, sims, ids, urls, metas)
+        return self.decide_stepwise(prep, ids, urls, metas)
+
+    def decide_arrays(
+        self,
+        prep: Prepared,
+        ids: Sequence[str],
+        urls: Sequence[str],
+        metas: Sequence[Meta | None] | None = None,
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.float64]]:
+        """:meth:`decide` as arrays: match code (index in :data:`MATCHES`), row, similarity."""
+        out = self.index.decide_batch(prep, ids, urls, metas, self.threshold)
+        self.index.maybe_flush()
+        return out
+
+    def _verdicts(
+        self,
+        codes: NDArray[np.uint8],
+        rows: NDArray[np.int64],
+        sims: NDArray[np.float64],
+        ids: Sequence[str],
+        urls: Sequence[str],
+        metas: Sequence[Meta | None] | None,
+    ) -> list[Verdict]:
+        out: list[Verdict] = []
+        for i, (code, row, sim) in enumerate(
+            zip(codes.tolist(), rows.tolist(), sims.tolist(), strict=True)
+        ):
+            if code:
+                out.append(_verdict(self.index, MATCHES[code], row, sim))
+            else:
+                meta = metas[i] if metas is not None else None
+                cluster = str((meta or {}).get("cluster") or ids[i])
+                out.append(Verdict(None, row, 1.0, ids[i], urls[i], cluster))
+        return out
+
+    def decide_stepwise(
+        self,
+        prep: Prepared,
+        ids: Sequence[str],
+        urls: Sequence[str],
+        metas: Sequence[Meta | None] | None = None,
+    ) -> list[Verdict]:
+        """:meth:`decide` one record after the other through the index's lookups."""
         index = self.index
         url_rows, hash_rows, (cand_doc, cand_row) = index.segment_matches(
             prep.bands, prep.hash_keys, prep.url_keys

@@ -22,11 +22,14 @@ takes a cluster over (:mod:`crawler.dedup.origin`), the row stays and
 holds the 来源 the cluster's reprints name, ``renamed`` the clusters merged
 into another.  These three tables are saved in the manifest.
 
-Rows added during a run live in a buffer (Python dicts, so a document can
-match one inserted just before it); every ``flush_every`` rows the buffer
-becomes an in-memory segment, and segments are merged size-tiered (a segment
-is merged into its predecessor when it is at least a quarter of its size), so
-a lookup searches a handful of sorted arrays with ``np.searchsorted``.
+Rows added during a run live in a buffer (numpy arrays and open-addressing
+hash tables that compiled code updates, so a document can match one inserted
+just before it: :mod:`crawler.dedup.kernels`); every ``flush_every`` rows the
+buffer becomes an in-memory segment, and segments are merged size-tiered (a
+segment is merged into its predecessor when it is at least a quarter of its
+size), so a lookup searches a handful of sorted arrays through their
+top-bit directories.  :meth:`DedupIndex.decide_batch` decides a whole batch
+in one compiled loop.
 
 :meth:`DedupIndex.save` writes new segments into a temporary directory,
 fsyncs every file, renames the directory into place, then writes the manifest
@@ -47,10 +50,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xxhash
@@ -59,6 +62,9 @@ from numpy.typing import NDArray
 from crawler.dedup.lsh import lsh_params
 from crawler.dedup.shingles import SHINGLE_HASH
 from crawler.fsutil import fsync_dir
+
+if TYPE_CHECKING:
+    from crawler.dedup.engine import Prepared
 
 FORMAT_VERSION = 2
 # the record fields a row keeps for origin decisions (crawler.dedup.origin)
@@ -153,6 +159,16 @@ class KeyTable:
             )
             self._dir = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         return self._dir
+
+    def directory(self) -> NDArray[np.int64]:
+        """Start of each top-bits slot in :attr:`keys` (and the end): see :attr:`shift`."""
+        return self._directory()
+
+    @property
+    def shift(self) -> np.uint64:
+        """A key's slot in :meth:`directory` is ``key >> shift`` (valid once it is built)."""
+        self._directory()
+        return self._shift
 
     def lookup(self, queries: NDArray[np.uint64]) -> tuple[NDArray[np.int64], NDArray[np.uint32]]:
         """``(query positions, rows)``: one pair per stored key equal to a query."""
@@ -252,13 +268,23 @@ def _merge(segments: list[Segment]) -> Segment:
     )
 
 
+def _table(entries: int) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """An empty open-addressing table for ``entries`` keys (at most half full)."""
+    size = 16
+    while size < 2 * entries:
+        size *= 2
+    return np.zeros(size, dtype=np.uint64), np.full(size, -1, dtype=np.int64)
+
+
 def encode_label(rec_id: str, url: str, meta: Mapping[str, object] | None = None) -> bytes:
     """``id \\0 url`` and, when there are any, ``\\0`` and the JSON of the known META_FIELDS.
 
     Fields that are null, and a ``cluster`` equal to the id, are left out (labels of
     records with no origin fields cost no more than before).
     """
-    fields = {k: v for k in META_FIELDS if (v := (meta or {}).get(k)) is not None}
+    if not meta:
+        return f"{rec_id}\0{url}".encode()
+    fields = {k: v for k in META_FIELDS if (v := meta.get(k)) is not None}
     if fields.get("cluster") == rec_id:
         del fields["cluster"]
     if not fields:
@@ -318,24 +344,55 @@ class DedupIndex:
     # -- buffer ---------------------------------------------------------------
     def _reset_buffer(self) -> None:
         self._base = self.segments[-1].base + self.segments[-1].n if self.segments else 0
+        cap = max(1, self.flush_every)
+        nb = self.params.bands
         self._buf_n = 0
-        self._buf_sigs = np.empty((self.flush_every, self.params.num_perm), dtype=np.uint32)
-        self._buf_bands = np.empty((self.flush_every, self.params.bands), dtype=np.uint64)
+        self._buf_sigs = np.empty((cap, self.params.num_perm), dtype=np.uint32)
+        self._buf_bands = np.empty((cap, nb), dtype=np.uint64)
         self._buf_labels: list[bytes] = []
-        # band key -> first row; rows after the first that share a key in _buf_more
-        self._buf_band: dict[int, int] = {}
-        self._buf_more: dict[int, list[int]] = {}
-        self._buf_hash: dict[int, int] = {}
-        self._buf_url: dict[int, int] = {}
+        # band key -> the chain of the buffer entries (local row * bands + band) holding it
+        self._band_keys, self._band_heads = _table(cap * nb)
+        self._band_chain = np.empty(cap * nb, dtype=np.int64)
+        # content-hash and URL key -> row (kept records and the reprints pointed at them)
+        self._hash_keys, self._hash_vals = _table(cap)
+        self._url_keys, self._url_vals = _table(cap)
+        self._fill = np.zeros(2, dtype=np.int64)  # entries in the URL and hash tables
+
+    def _reserve(self, rows: int) -> None:
+        """Room in the buffer for ``rows`` more rows and as many URL and hash entries."""
+        from crawler.dedup import kernels
+
+        need = self._buf_n + rows
+        nb = self.params.bands
+        if need > len(self._buf_sigs):
+            cap = max(need, 2 * len(self._buf_sigs))
+            sigs = np.empty((cap, self._buf_sigs.shape[1]), dtype=np.uint32)
+            sigs[: self._buf_n] = self._buf_sigs[: self._buf_n]
+            bands = np.empty((cap, nb), dtype=np.uint64)
+            bands[: self._buf_n] = self._buf_bands[: self._buf_n]
+            chain = np.empty(cap * nb, dtype=np.int64)
+            chain[: self._buf_n * nb] = self._band_chain[: self._buf_n * nb]
+            self._buf_sigs, self._buf_bands, self._band_chain = sigs, bands, chain
+            if 2 * cap * nb > len(self._band_keys):
+                keys, heads = _table(cap * nb)
+                kernels.table_rehash(self._band_keys, self._band_heads, keys, heads)
+                self._band_keys, self._band_heads = keys, heads
+        for k, (keys_name, vals_name) in enumerate(
+            (("_url_keys", "_url_vals"), ("_hash_keys", "_hash_vals"))
+        ):
+            keys = getattr(self, keys_name)
+            if 2 * (int(self._fill[k]) + rows) > len(keys):
+                new_keys, new_vals = _table(2 * (int(self._fill[k]) + rows))
+                kernels.table_rehash(keys, getattr(self, vals_name), new_keys, new_vals)
+                setattr(self, keys_name, new_keys)
+                setattr(self, vals_name, new_vals)
 
     def __len__(self) -> int:
         return self._base + self._buf_n
 
     @property
     def dirty(self) -> bool:
-        return bool(self._buf_n or self._buf_hash or self._buf_url) or any(
-            s.name is None for s in self.segments
-        )
+        return bool(self._buf_n or self._fill.any()) or any(s.name is None for s in self.segments)
 
     def add(
         self,
@@ -348,41 +405,52 @@ class DedupIndex:
         meta: Mapping[str, object] | None = None,
     ) -> int:
         """Insert a kept record (a new cluster); returns its row."""
+        from crawler.dedup import kernels
+
+        self._reserve(1)
         row = len(self)
-        if self._buf_n == len(self._buf_sigs):
-            self._grow()
-        self._buf_sigs[self._buf_n] = sig
-        self._buf_bands[self._buf_n] = bands
+        kernels.insert_row(
+            self._buf_sigs,
+            self._buf_bands,
+            self._buf_n,
+            np.asarray(sig, dtype=np.uint32),
+            np.asarray(bands, dtype=np.uint64),
+            self._band_keys,
+            self._band_heads,
+            self._band_chain,
+        )
         self._buf_n += 1
         self._buf_labels.append(encode_label(rec_id, url, meta))
-        first = self._buf_band.setdefault
-        for key in bands.tolist():
-            if first(key, row) != row:
-                self._buf_more.setdefault(key, []).append(row)
-        self._buf_hash.setdefault(hash_key, row)
-        self._buf_url.setdefault(url_key, row)
+        self._put(1, hash_key, row)
+        self._put(0, url_key, row)
         return row
+
+    def _put(self, table: int, key: int, row: int) -> None:
+        """Point ``key`` at ``row`` in the buffer's URL (0) or hash (1) table unless it is there."""
+        from crawler.dedup import kernels
+
+        keys, vals = (
+            (self._url_keys, self._url_vals) if table == 0 else (self._hash_keys, self._hash_vals)
+        )
+        if kernels.table_put(keys, vals, np.uint64(key), row):
+            self._fill[table] += 1
 
     def maybe_flush(self) -> None:
         """Flush the buffer once it holds ``flush_every`` rows (call between batches)."""
         if self._buf_n >= self.flush_every:
             self.flush()
 
-    def _grow(self) -> None:
-        """More buffer room (rows added between two ``maybe_flush`` calls)."""
-        self._buf_sigs = np.concatenate([self._buf_sigs, np.empty_like(self._buf_sigs)])
-        self._buf_bands = np.concatenate([self._buf_bands, np.empty_like(self._buf_bands)])
-
     def add_alias(self, hash_key: int | None, url_key: int | None, row: int) -> None:
         """Point a reprint's content hash and URL at the kept record ``row``."""
+        self._reserve(1)
         if hash_key is not None and self.lookup_hash(hash_key) is None:
-            self._buf_hash[hash_key] = row
+            self._put(1, hash_key, row)
         if url_key is not None and self.lookup_url(url_key) is None:
-            self._buf_url[url_key] = row
+            self._put(0, url_key, row)
 
     def flush(self) -> None:
         """Turn the buffer into an in-memory segment and merge small segments."""
-        if not (self._buf_n or self._buf_hash or self._buf_url):
+        if not (self._buf_n or self._fill.any()):
             return
         n = self._buf_n
         rows = np.arange(self._base, self._base + n, dtype=np.uint32)
@@ -393,18 +461,16 @@ class DedupIndex:
         offs = np.zeros(n + 1, dtype=np.uint64)
         np.cumsum(lens, out=offs[1:])
 
-        def table(d: dict[int, int]) -> KeyTable:
-            return KeyTable.build(
-                np.fromiter(d.keys(), dtype=np.uint64, count=len(d)),
-                np.fromiter(d.values(), dtype=np.uint32, count=len(d)),
-            )
+        def table(keys: NDArray[np.uint64], vals: NDArray[np.int64]) -> KeyTable:
+            used = vals >= 0
+            return KeyTable.build(keys[used], vals[used].astype(np.uint32))
 
         seg = Segment(
             base=self._base,
             sigs=sigs,
             band=KeyTable.build(bands, np.repeat(rows, p.bands)),
-            hashes=table(self._buf_hash),
-            urls=table(self._buf_url),
+            hashes=table(self._hash_keys, self._hash_vals),
+            urls=table(self._url_keys, self._url_vals),
             labels=np.frombuffer(b"".join(self._buf_labels), dtype=np.uint8).copy(),
             label_offs=offs,
         )
@@ -419,7 +485,7 @@ class DedupIndex:
 
     # -- lookups --------------------------------------------------------------
     def lookup_url(self, url_key: int) -> int | None:
-        row = self._buf_url.get(url_key)
+        row = self.buffer_url(url_key)
         if row is not None:
             return row
         q = np.array([url_key], dtype=np.uint64)
@@ -430,7 +496,7 @@ class DedupIndex:
         return None
 
     def lookup_hash(self, hash_key: int) -> int | None:
-        row = self._buf_hash.get(hash_key)
+        row = self.buffer_hash(hash_key)
         if row is not None:
             return row
         q = np.array([hash_key], dtype=np.uint64)
@@ -476,23 +542,108 @@ class DedupIndex:
         return url_rows, hash_rows, (pairs >> 32, pairs & 0xFFFFFFFF)
 
     def buffer_candidates(self, bands: NDArray[np.uint64]) -> list[int]:
-        """Rows of this run's buffer sharing a band key with ``bands``."""
-        out: list[int] = []
-        get = self._buf_band.get
-        for key in bands.tolist():
-            row = get(key)
-            if row is not None:
-                out.append(row)
-                more = self._buf_more.get(key)
-                if more:
-                    out.extend(more)
-        return out
+        """Rows of this run's buffer sharing a band key with ``bands`` (repeats possible)."""
+        from crawler.dedup import kernels
+
+        bands = np.ascontiguousarray(bands, dtype=np.uint64)
+        out = np.empty(4 * len(bands), dtype=np.int64)
+        args = (self._band_keys, self._band_heads, self._band_chain, bands)
+        n = kernels.chain_rows(*args, out)
+        if n > len(out):
+            out = np.empty(n, dtype=np.int64)
+            kernels.chain_rows(*args, out)
+        return (out[:n] + self._base).tolist()
 
     def buffer_url(self, url_key: int) -> int | None:
-        return self._buf_url.get(url_key)
+        from crawler.dedup import kernels
+
+        row = kernels.table_get(self._url_keys, self._url_vals, np.uint64(url_key))
+        return None if row < 0 else int(row)
 
     def buffer_hash(self, hash_key: int) -> int | None:
-        return self._buf_hash.get(hash_key)
+        from crawler.dedup import kernels
+
+        row = kernels.table_get(self._hash_keys, self._hash_vals, np.uint64(hash_key))
+        return None if row < 0 else int(row)
+
+    def decide_batch(
+        self,
+        prep: Prepared,
+        ids: Sequence[str],
+        urls: Sequence[str],
+        metas: Sequence[Mapping[str, object] | None] | None,
+        threshold: float,
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.float64]]:
+        """The dedup decision of a batch in order, kept records inserted (compiled loop).
+
+        Returns per record the match code (0 kept, 1 URL, 2 content hash, 3
+        MinHash: ``crawler.dedup.kernels``), the row (the kept record's, or the
+        new row) and the similarity.  The rule is
+        :meth:`crawler.dedup.engine.Deduplicator.decide`'s.
+        """
+        from crawler.dedup import kernels
+
+        n = len(ids)
+        sigs = np.ascontiguousarray(prep.sigs, dtype=np.uint32)
+        bands = np.ascontiguousarray(prep.bands, dtype=np.uint64).reshape(n, -1)
+        hash_keys = np.ascontiguousarray(prep.hash_keys, dtype=np.uint64)
+        url_keys = np.ascontiguousarray(prep.url_keys, dtype=np.uint64)
+        url_rows, hash_rows, _ = self.segment_matches(bands[:0], hash_keys, url_keys)
+        seg_row = np.full(n, -1, dtype=np.int64)
+        seg_cnt = np.full(n, -1, dtype=np.int64)
+        for seg in self.segments:
+            if n and len(seg.band.keys):
+                directory = seg.band.directory()
+                kernels.segment_best(
+                    bands,
+                    sigs,
+                    directory,
+                    seg.band.shift,
+                    np.asarray(seg.band.keys),
+                    np.asarray(seg.band.rows),
+                    np.asarray(seg.sigs),
+                    seg.base,
+                    seg_row,
+                    seg_cnt,
+                )
+        self._reserve(n)
+        match = np.empty(n, dtype=np.uint8)
+        rows = np.empty(n, dtype=np.int64)
+        counts = np.empty(n, dtype=np.int64)
+        first = self._buf_n
+        self._buf_n = kernels.decide_batch(
+            sigs,
+            bands,
+            hash_keys,
+            url_keys,
+            np.asarray(url_rows, dtype=np.int64),
+            np.asarray(hash_rows, dtype=np.int64),
+            seg_row,
+            seg_cnt,
+            float(threshold),
+            self._base,
+            self._buf_n,
+            self._buf_sigs,
+            self._buf_bands,
+            self._band_keys,
+            self._band_heads,
+            self._band_chain,
+            self._url_keys,
+            self._url_vals,
+            self._hash_keys,
+            self._hash_vals,
+            self._fill,
+            match,
+            rows,
+            counts,
+        )
+        kept = np.flatnonzero(match == kernels.KEPT).tolist()
+        assert len(kept) == self._buf_n - first
+        if metas is None:
+            self._buf_labels.extend(f"{ids[i]}\0{urls[i]}".encode() for i in kept)
+        else:
+            self._buf_labels.extend(encode_label(ids[i], urls[i], metas[i]) for i in kept)
+        return match, rows, counts / sigs.shape[1] if sigs.shape[1] else counts.astype(float)
 
     def signatures(self, rows: list[int] | NDArray[np.int64]) -> NDArray[np.uint32]:
         """Signatures of ``rows`` (any order), one per row."""

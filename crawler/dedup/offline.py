@@ -50,7 +50,7 @@ import orjson
 from numpy.typing import NDArray
 
 from crawler.dedup import origin
-from crawler.dedup.engine import Deduplicator, Prepared, prepare
+from crawler.dedup.engine import MATCHES, Deduplicator, Prepared, prepare
 from crawler.dedup.index import DedupIndex, IndexParams
 from crawler.dedup.minhash import estimate
 
@@ -58,7 +58,7 @@ REQUIRED = ("id", "url", "text")
 OUTPUTS = ("articles.jsonl", "duplicates.jsonl")
 ADDED = ("duplicate_of", "similarity", "match", "cluster")  # fields a reprint gains
 ORIGIN_FIELDS = ("site", "site_name", "source", "published_at", "published_precision", "fetched_at")
-MATCHES = ("", "url", "content_hash", "minhash")  # code -> Verdict.match ("" = kept)
+_CODES = {m or None: k for k, m in enumerate(MATCHES)}  # Verdict.match -> code
 _HAS_HASH = 1  # the line has its own content_hash
 _PLAIN = 2  # the line is a JSON object with none of ADDED: reprint fields can be spliced in
 _OWN_CLUSTER = 4  # the line has a ``cluster`` of its own (a string)
@@ -406,22 +406,17 @@ def dedup_files(
             if not rng.ids:
                 continue
             metas = [{"cluster": c} if c else None for c in rng.clusters]
-            verdicts = dedup.decide(rng.prep, rng.ids, rng.urls, metas)  # type: ignore[arg-type]
+            verdicts = dedup.decide(rng.prep, rng.ids, rng.urls, metas if any(metas) else None)
             n = len(rng.ids)
             first = len(recs.ids)
-            match = np.empty(n, dtype=np.uint8)
-            row = np.empty(n, dtype=np.int64)
-            sim = np.empty(n, dtype=np.float32)
-            for i, v in enumerate(verdicts):
-                row[i] = v.row
-                sim[i] = v.similarity
-                if v.match is None:
-                    match[i] = 0
-                    if v.row == len(recs.clusters):
-                        recs.clusters.append(v.cluster or rng.ids[i])
-                else:
-                    match[i] = MATCHES.index(v.match)
-                    recs.dup_sigs[first + i] = rng.prep.sigs[i].copy()
+            code = _CODES.__getitem__
+            match = np.fromiter((code(v.match) for v in verdicts), dtype=np.uint8, count=n)
+            row = np.fromiter((v.row for v in verdicts), dtype=np.int64, count=n)
+            sim = np.fromiter((v.similarity for v in verdicts), dtype=np.float32, count=n)
+            for i in np.flatnonzero(match == 0).tolist():  # kept: new rows, in order
+                recs.clusters.append(verdicts[i].cluster or rng.ids[i])
+            for i in np.flatnonzero(match).tolist():
+                recs.dup_sigs[first + i] = rng.prep.sigs[i].copy()
             recs.file_no.append(np.full(n, rng.file_no, dtype=np.int16))
             recs.starts.append(rng.starts)
             recs.ends.append(rng.ends)
