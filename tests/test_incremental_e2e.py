@@ -237,16 +237,16 @@ def test_exit_status_is_1_when_the_list_template_changed(replica_url: str, tmp_p
     assert broken.records() == first.records()
 
 
-def test_exit_status_is_1_when_errors_pass_the_limit(tmp_path: Path) -> None:
-    # nothing listens on the replica port: every fetch fails
+def test_exit_status_is_69_when_nothing_answers(tmp_path: Path) -> None:
+    # nothing listens on the replica port: every fetch fails, the portal is unreachable
     dead = crawl(
         SITE, "http://127.0.0.1:9", tmp_path, ROBOTSTXT_OBEY="0", RETRY_TIMES="0", timeout=60
     )
-    assert dead.returncode == 1, dead.stderr[-3000:]
+    assert dead.returncode == 69, dead.stderr[-3000:]
     s = dead.summary()
     assert s["errors"]["download"]
     assert s["errors"]["rate"] == 1.0
-    assert any("ERROR_RATE_LIMIT" in p for p in s["problems"])
+    assert s["problems"] == ["portal unreachable (connection refused to www.scfzw.net, 1 try)"]
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import links
@@ -124,6 +125,10 @@ class BaseNewsSpider(scrapy.Spider):
         name = type(failure.value).__name__
         self.crawler.stats.inc_value(f"spider/failed/{kind}")
         self.crawler.stats.inc_value(f"spider/failed/{name}")
+        if isinstance(failure.value, HttpError):
+            status = failure.value.response.status
+            self.logger.warning("HTTP %d for %s page: %s", status, kind, url)
+            return
         self.logger.warning("download failed: %s: %s: %s", url, name, failure.getErrorMessage())
 
     # -- list pages --------------------------------------------------------
