@@ -253,7 +253,10 @@ def test_exit_status_is_69_when_nothing_answers(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (("nosuch",), "error: no portal or spider named 'nosuch' (known: "),
-        ((SITE, "-a", "since=2021-13-01"), "error: -a since='2021-13-01': expected a date"),
+        (
+            (SITE, "-a", "since=2021-13-01"),
+            "error: scrapy crawl scfzw: -a since='2021-13-01': expected a date",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line_and_write_nothing(

@@ -23,6 +23,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler.extensions import EXIT_LOCKED, EXIT_STATUS_STAT
+from crawler.preflight import PreflightError, check_arguments, check_folders
 from crawler.state import PortalLocked
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,16 @@ class Command(ScrapyCrawlCommand):
         except KeyError as unknown:  # unknown portal: the loader's message names the known ones
             message = unknown.args[0] if unknown.args else unknown
             print(f"error: {message}", file=sys.stderr, flush=True)
+            self.exitcode = EXIT_USAGE
+            return
+        model = getattr(crawler.spidercls, "arguments", None)
+        try:  # before the lock, the state or any output exists
+            if model is not None:  # a portal spider
+                check_arguments(args[0], model, opts.spargs)
+                site = getattr(crawler.spidercls, "site", "") or args[0]
+                check_folders(crawler.settings, site)
+        except PreflightError as mistake:
+            print(f"error: {mistake}", file=sys.stderr, flush=True)
             self.exitcode = EXIT_USAGE
             return
         failed: list[BaseException] = []

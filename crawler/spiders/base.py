@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from crawler import links
 from crawler.items import PageItem
 from crawler.portals import Portal
+from crawler.preflight import PortalArguments
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -64,6 +65,8 @@ class BaseNewsSpider(scrapy.Spider):
     max_articles: int = 0
     charset: ClassVar[str | None] = None
     selectors: ClassVar[dict[str, Any]] = {}
+    # the -a arguments ``scrapy crawl`` accepts (checked before the crawl starts)
+    arguments: ClassVar[type[PortalArguments]] = PortalArguments
 
     def __init__(
         self,
