@@ -19,6 +19,7 @@ COMMANDS = {
     "clusters": "print reprint clusters from an output directory",
     "export": "write an output directory as one typed Parquet or CSV table",
     "demo": "start the replica, crawl every seed portal, print a summary",
+    "status": "show every portal's health from its run summaries (table, JSON or HTML)",
     "schema": "write the JSON Schema of the records (crawler/schema/)",
 }
 

@@ -34,7 +34,7 @@ import logging
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -42,6 +42,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.clock import utc_now
 from crawler.diagnose import (
     UNREACHABLE_CAUSE_STAT,
     UNREACHABLE_FAILURES_STAT,
@@ -92,7 +93,7 @@ class PortalRunExtension:
         self.crawler = crawler
         # raises PortalLocked before anything is written
         self.state: PortalState = portal_state(crawler)
-        self.started = datetime.now(UTC)
+        self.started = utc_now()
         self._t0 = time.monotonic()
         self.error_rate_limit = crawler.settings.getfloat("ERROR_RATE_LIMIT")
         self.min_article_pages = crawler.settings.getint("SUMMARY_MIN_ARTICLE_PAGES")
@@ -180,7 +181,7 @@ class PortalRunExtension:
     def build_summary(self, reason: str) -> dict[str, Any]:
         """The run summary (a JSON object) from the crawl's stats."""
         stats: dict[str, Any] = dict(self.crawler.stats.get_stats())
-        finished = datetime.now(UTC)
+        finished = utc_now()
         seconds = round(time.monotonic() - self._t0, 3)
         spider = self.crawler.spider
 

@@ -123,6 +123,8 @@ ERROR_RATE_LIMIT = 0.2
 SUMMARY_MIN_ARTICLE_PAGES = 5
 # fsync output, seen store and checkpoint every N records (measured: 0.4 ms per fsync).
 STORE_FSYNC_EVERY = 20
+# Seconds between progress lines during a crawl (list pages, articles, errors); 0 = none.
+PROGRESS_INTERVAL = 10.0
 # `scrapy crawl` exits 1 when the run summary finds a problem, 75 when the portal is locked.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 
@@ -133,6 +135,7 @@ SPIDER_MIDDLEWARES = {
 
 EXTENSIONS = {
     "crawler.extensions.PortalRunExtension": 100,  # portal lock, run summary, exit status
+    "crawler.progress.ProgressExtension": 500,  # a progress line every PROGRESS_INTERVAL s
 }
 
 DOWNLOADER_MIDDLEWARES = {
