@@ -35,7 +35,6 @@ ERROR_RISE_FLOOR = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "output_dir", nargs="?", default="output", help="the crawl's OUTPUT_DIR (default: output)"
     )
