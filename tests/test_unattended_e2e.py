@@ -123,3 +123,49 @@ def test_ctrl_c_in_a_terminal(replica_url: str, tmp_path: Path, presses: int) ->
         assert summary["errors"]["extraction"] == 0
         assert summary["articles"]["new"] == whole_lines(articles)
         assert "reason: shutdown, SIGINT" in stderr
+
+
+def run_slow_until(
+    replica_url: str, work: Path, stop: signal.Signals | None, settings: dict[str, str]
+) -> tuple[int, str]:
+    """A slow crawl, sent ``stop`` once it wrote a record (or left to its own end)."""
+    articles = work / "output" / SITE / "articles.jsonl"
+    work.mkdir()
+    with (work / "run.log").open("wb") as log:
+        proc = subprocess.Popen(
+            crawl_cmd(SITE, replica_url, work, settings={**SLOW, **settings}),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+        try:
+            if stop is not None:
+                deadline = time.monotonic() + 60
+                while whole_lines(articles) < 1 and time.monotonic() < deadline:
+                    assert proc.poll() is None, "the crawl ended before its first record"
+                    time.sleep(0.01)
+                proc.send_signal(stop)
+            status = proc.wait(timeout=90)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+    return status, (work / "run.log").read_text("utf-8", "replace")
+
+
+def test_sigterm_exits_143_and_a_closespider_limit_exits_0(
+    replica_url: str, tmp_path: Path
+) -> None:
+    status, log = run_slow_until(replica_url, tmp_path / "term", signal.SIGTERM, {})
+    assert status == 128 + signal.SIGTERM, log[-3000:]
+    summary = last_summary(tmp_path / "term")
+    assert summary["exit_status"] == 143
+    assert summary["problems"] == ["the run did not finish (reason: shutdown, SIGTERM)"]
+    status, log = run_slow_until(
+        replica_url, tmp_path / "limit", None, {"CLOSESPIDER_ITEMCOUNT": "2"}
+    )
+    assert status == 0, log[-3000:]
+    summary = last_summary(tmp_path / "limit")
+    assert summary["finish_reason"] == "closespider_itemcount"
+    assert summary["exit_status"] == 0
