@@ -125,7 +125,7 @@ SUMMARY_MIN_ARTICLE_PAGES = 5
 STORE_FSYNC_EVERY = 20
 # Seconds between progress lines during a crawl (list pages, articles, errors); 0 = none.
 PROGRESS_INTERVAL = 10.0
-# `scrapy crawl` exits 1 when the run summary finds a problem, 75 when the portal is locked.
+# `scrapy crawl` exits with the run's status (see scrapy crawl -h); `scrapy list` names bad files.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 
 # Components: each entry says what it does; the README's tables explain them.
