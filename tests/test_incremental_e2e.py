@@ -363,13 +363,16 @@ def test_cron_recipe_as_written(replica_url: str, tmp_path: Path) -> None:
     assert read_jsonl(deploy / "output" / "scfzw" / "articles.jsonl")
     assert (deploy / "state" / "scfzw" / "seen").exists()
 
-    # a failing run makes cron print (and so mail) one line
+    # a failing run (here: the portal unreachable) makes cron print (and so mail) one line
     failing = command.replace(f"REPLICA_URL={replica_url}", "REPLICA_URL=http://127.0.0.1:9")
     failing = failing.replace("crawl scfzw ", "crawl scfzw -s ROBOTSTXT_OBEY=0 -s RETRY_TIMES=0 ")
     done = subprocess.run(
         ["/bin/sh", "-c", failing], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.stdout.strip() == (
-        f"scfzw: crawl failed with status 1 (see {deploy}/output/logs/scfzw.log)"
+        f"scfzw: crawl failed with status 69 (see {deploy}/output/logs/scfzw.log)"
     )
     assert (deploy / "output" / "logs" / "scfzw.log").stat().st_size > len(log.encode())
+    assert "scfzw: portal unreachable (connection refused to www.scfzw.net, 1 try)" in (
+        deploy / "output" / "logs" / "scfzw.log"
+    ).read_text("utf-8")
