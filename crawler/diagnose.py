@@ -54,5 +54,8 @@ def unreachable_cause(exc: BaseException) -> str | None:
 
 def describe(cause: str, host: str, tries: int) -> str:
     """``connection refused to www.scfzw.net, 3 tries``."""
-    where = "" if "REPLICA_URL" in cause else f" to {host}"
+    if "REPLICA_URL" in cause:
+        where = ""
+    else:
+        where = f" {'for' if cause.startswith('DNS') else 'to'} {host}"
     return f"{cause}{where}, {tries} {'try' if tries == 1 else 'tries'}"
