@@ -18,7 +18,12 @@ run, plan and start-up included).
 
 Pages/s is responses received over the crawl's elapsed time (Scrapy's
 ``elapsed_time_seconds``; process start-up and imports are not counted, the
-page workers' start-up is).  Prints both figures and their ratio.
+page workers' start-up is).  Prints both figures and their ratio.  Beside it,
+the CPU time (user + system) of the crawl's whole process tree (the crawl and
+its page workers, from ``getrusage(RUSAGE_CHILDREN)``) per page, start-up
+included: on a machine that other work loads, wall-clock rates swing with
+that work, CPU time per page much less, so the archive's cost is also given
+as the ratio of CPU per page.
 
     python bench/crawl.py [--bulk 300] [--rounds 1] [--workers 2] [--no-reprocess]
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,7 +57,7 @@ SETTINGS = {
 
 def crawl(
     site: str, replica: str, workdir: Path, mode: str, workers: int, extra: dict[str, str]
-) -> tuple[int, float]:
+) -> tuple[int, float, float]:
     settings = {
         **SETTINGS,
         **extra,
@@ -66,12 +72,15 @@ def crawl(
     cmd = [sys.executable, "-m", "scrapy", "crawl", site, "-a", "full=1", "-a", "max_pages=10000"]
     for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     responses = re.search(r"'response_received_count': (\d+)", done.stderr)
     elapsed = re.search(r"'elapsed_time_seconds': ([\d.]+)", done.stderr)
     if not responses or not elapsed:
         raise RuntimeError(f"{mode} crawl of {site} printed no stats:\n{done.stderr[-3000:]}")
-    return int(responses.group(1)), float(elapsed.group(1))
+    return int(responses.group(1)), float(elapsed.group(1)), cpu
 
 
 def main() -> int:
@@ -91,19 +100,22 @@ def main() -> int:
     sites = sorted(load_portals(seeds_dir_from_settings("seeds")))
     proc, replica = start_replica("--bulk", str(args.bulk))
     modes = ("bare", "full", "archive")
-    totals = {mode: [0, 0.0] for mode in modes}
+    totals = {mode: [0, 0.0, 0.0] for mode in modes}
     kept = Path(tempfile.mkdtemp(prefix="bench-warc-"))
     archive_bytes = 0
     try:
         print(f"replica at {replica}: {len(sites)} portals, +{args.bulk} articles each")
         if extra:
             print("settings: " + " ".join(f"{k}={v}" for k, v in extra.items()))
-        print(f"{'site':8} {'mode':7} {'pages':>6} {'seconds':>8} {'pages/s':>8}")
+        head = f"{'site':8} {'mode':7} {'pages':>6} {'seconds':>8} {'pages/s':>8}"
+        print(f"{head} {'cpu ms/page':>11}")
         for round_no in range(args.rounds):
             for site in sites:
                 for mode in modes:
                     with tempfile.TemporaryDirectory() as tmp:
-                        pages, seconds = crawl(site, replica, Path(tmp), mode, args.workers, extra)
+                        pages, seconds, cpu = crawl(
+                            site, replica, Path(tmp), mode, args.workers, extra
+                        )
                         if mode == "archive":
                             for path in (Path(tmp) / "output").glob("*/warc/*.warc.gz"):
                                 archive_bytes += path.stat().st_size
@@ -111,11 +123,14 @@ def main() -> int:
                                     shutil.copy(path, kept / path.name)
                     totals[mode][0] += pages
                     totals[mode][1] += seconds
-                    print(f"{site:8} {mode:7} {pages:6d} {seconds:8.2f} {pages / seconds:8.1f}")
+                    totals[mode][2] += cpu
+                    print(f"{site:8} {mode:7} {pages:6d} {seconds:8.2f} {pages / seconds:8.1f} "
+                          f"{cpu / pages * 1000:11.2f}")  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    rates = {mode: pages / seconds for mode, (pages, seconds) in totals.items()}
+    rates = {mode: pages / seconds for mode, (pages, seconds, _) in totals.items()}
+    cpu_ms = {mode: cpu / pages * 1000 for mode, (pages, _, cpu) in totals.items()}
     print()
     print(f"bare Scrapy:             {rates['bare']:7.1f} pages/s ({totals['bare'][0]} pages)")
     print(f"full pipeline:           {rates['full']:7.1f} pages/s ({totals['full'][0]} pages)")
@@ -123,6 +138,10 @@ def main() -> int:
     print(f"full pipeline + archive: {rates['archive']:7.1f} pages/s ({n} pages)")
     print(f"ratio full/bare: {rates['full'] / rates['bare']:.2f} (goal >= 0.50)")
     print(f"ratio archive/full: {rates['archive'] / rates['full']:.2f} (goal >= 0.90)")
+    print(f"CPU per page: bare {cpu_ms['bare']:.2f} ms, full {cpu_ms['full']:.2f} ms, "
+          f"full + archive {cpu_ms['archive']:.2f} ms; "
+          f"ratio full/archive {cpu_ms['full'] / cpu_ms['archive']:.2f} "
+          "(goal >= 0.90)")  # fmt: skip
     per_k = archive_bytes / max(int(totals["archive"][0]), 1) * 1000
     print(f"archive: {archive_bytes / 2**20:.1f} MiB for {totals['archive'][0]} responses, "
           f"{per_k / 2**20:.2f} MiB per 1,000")  # fmt: skip

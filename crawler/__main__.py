@@ -19,6 +19,7 @@ COMMANDS = {
     "show": "print the archived page (WARC record) behind a record id",
     "dedup": "deduplicate existing JSONL files into kept records and duplicates",
     "clusters": "print reprint clusters from an output directory",
+    "changes": "report the removals and edits revisits found, per portal",
     "export": "write an output directory as one typed Parquet or CSV table",
     "demo": "start the replica, crawl every seed portal, print a summary",
     "status": "show every portal's health from its run summaries (table, JSON or HTML)",
@@ -104,6 +105,15 @@ Write the JSON Schema of the records and duplicates to crawler/schema/.
 
 example:
   python -m crawler schema
+""",
+    "changes": """\
+Report what the portals removed and edited, as found by revisits
+(scrapy crawl SITE -a revisit=1): per portal, the events of each kind per
+week, then the events, largest edits first. Exit status 1 when OUTPUT_DIR
+does not exist.
+
+example:
+  python -m crawler changes output --since 2024-01-01 --event removed
 """,
     "status": """\
 Show every portal's health from its run summaries (OUTPUT_DIR/SITE/runs/):

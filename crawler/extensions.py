@@ -311,6 +311,7 @@ class PortalRunExtension:
                 "replayed": stat("seen/replayed"),
                 "repaired_bytes": stat("store/repaired_bytes"),
             },
+            "revisit": _prefixed(stats, "revisit/"),  # revisits of known articles and events
             "output": str(self.state.articles_path),
             "problems": problems,
             "exit_status": exit_status,

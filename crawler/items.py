@@ -75,3 +75,48 @@ class DuplicateItem(ArticleItem):
     duplicate_of: str = ""  # ``id`` of the kept record
     similarity: float = 1.0  # estimated Jaccard similarity to the kept record (1.0 = exact)
     match: str = "content_hash"  # "content_hash", "url" or "minhash"
+
+
+@dataclass
+class RevisitPage:
+    """What a revisit of a known article got: the response (or its absence) and the page."""
+
+    key: str  # the article's url key (``crawler.ids.url_key``) in the revisit schedule
+    url: str  # the article's URL as recorded
+    status: int | None  # HTTP status of the final response; None: no response
+    final_url: str  # the URL answered (after redirects)
+    redirected: bool = False  # a redirect was followed
+    location: str | None = None  # Location of a redirect that was not followed
+    error: str | None = None  # the download error when there was no response
+    etag: str | None = None  # the response's ETag validator
+    last_modified: str | None = None  # the response's Last-Modified validator
+    cookies: list[str] = field(default_factory=list)  # its Set-Cookie values (challenge walls)
+    page: PageItem | None = None  # the page (an HTML or text body), for the page pipeline
+    archive: ArchiveRef | None = None  # the response's WARC record, when archived
+
+
+class VersionArchive(TypedDict):
+    """The WARC response records of the two versions an event compares."""
+
+    previous: ArchiveRef | None  # the version on record (null: not archived)
+    current: ArchiveRef | None  # the response of the revisit (null: none, or not archived)
+
+
+@dataclass
+class ChangeEvent:
+    """A change found by a revisit: one line of ``OUTPUT_DIR/<site>/events.jsonl``."""
+
+    id: str  # the article's record id (as in articles.jsonl and versions.jsonl)
+    url: str  # the article's URL
+    site: str  # portal name (the ``scrapy crawl`` name)
+    event: str  # removed, modified, restored, unreachable or blocked
+    seen_at: str  # when the revisit found it, ISO 8601 China time
+    previous_hash: str | None  # content_hash of the version on record
+    content_hash: str | None  # content_hash of the page now (null: no article on it)
+    status: int | None  # HTTP status of the revisit's final response (null: no response)
+    changed_fields: list[str]  # record fields that differ (text, title, source, authors…)
+    diff_summary: str | None  # character-level summary of the text edit ("-2 +2 chars; ¶3: …")
+    archive: VersionArchive | None  # WARC records of both versions (null: archive off)
+    reason: str  # what showed it ("status 404", "soft 404: 页面不存在", "redirect to …")
+    title: str | None  # the article's title (the new one when it changed)
+    chars_changed: int  # characters cut plus characters put in (0 but for edits)

@@ -42,6 +42,9 @@ class PortalArguments(BaseModel):
     max_pages: int | None = Field(
         default=None, ge=1, description="list pages per start URL at most (default: the portal's)"
     )
+    revisit: bool = Field(
+        default=False, description="1: also revisit known articles that are due (change events)"
+    )
 
     @field_validator("since", mode="before")
     @classmethod

@@ -1,8 +1,9 @@
 """JSON Schema of the records, generated from the item dataclasses.
 
-``python -m crawler schema`` writes ``crawler/schema/record.schema.json`` and
-``duplicate.schema.json``; a test fails when the shipped files differ from
-what the dataclasses give, so the schema cannot drift from the code.
+``python -m crawler schema`` writes ``crawler/schema/record.schema.json``,
+``duplicate.schema.json`` and ``event.schema.json`` (a revisit's change event);
+a test fails when the shipped files differ from what the dataclasses give, so
+the schema cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from crawler.items import ArticleItem, DuplicateItem
+from crawler.items import ArticleItem, ChangeEvent, DuplicateItem
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 
@@ -26,11 +27,14 @@ _PATTERNS = {
     "url": r"^(https?|file)://",
     "published_at": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$",
     "fetched_at": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$",
+    "previous_hash": r"^[0-9a-f]{40}$",
+    "seen_at": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$",
 }
 _ENUMS = {
     "original_script": ["simplified", "traditional", "mixed"],
     "match": ["content_hash", "url", "minhash"],
     "published_precision": ["second", "minute", "day"],
+    "event": ["removed", "modified", "restored", "unreachable", "blocked"],
 }
 
 
@@ -97,6 +101,11 @@ def schemas() -> dict[str, dict[str, Any]]:
             DuplicateItem,
             "duplicate",
             "A reprint: a line of OUTPUT_DIR/<site>/duplicates.jsonl.",
+        ),
+        "event": _schema_for(
+            ChangeEvent,
+            "event",
+            "A change a revisit found: a line of OUTPUT_DIR/<site>/events.jsonl.",
         ),
     }
 

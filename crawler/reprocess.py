@@ -268,9 +268,15 @@ class ReprocessMixin:
                         break
             except WarcError as exc:  # already reported by the plan; records before it done
                 self.logger.debug("%s", exc)
-        # every page handed over: close as soon as the last one is through the pipelines
-        # (the engine would otherwise notice it is idle only at its next heartbeat)
-        while in_flight[0] > 0:
+        # Every page handed over: close as soon as the last one is through the pipelines
+        # (the engine would otherwise notice it is idle only at its next heartbeat).  The
+        # item signals are sent before Scrapy's scraper takes an item from start() off its
+        # count, and the scraper does not look again whether it may close when that count
+        # falls: closing while it is not yet zero would wait for ever.  So the scraper's
+        # own slot must be idle too.
+        engine = self.crawler.engine
+        slot = engine.scraper.slot if engine is not None else None
+        while in_flight[0] > 0 or (slot is not None and not slot.is_idle()):
             await asyncio.sleep(0.005)
         raise CloseSpider("finished")
 

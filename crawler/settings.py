@@ -123,6 +123,15 @@ ERROR_RATE_LIMIT = 0.2
 SUMMARY_MIN_ARTICLE_PAGES = 5
 # fsync output, seen store and checkpoint every N records (measured: 0.4 ms per fsync).
 STORE_FSYNC_EVERY = 20
+# Revisits of known articles (-a revisit=1; see README "Revisits and change events").
+# Days before an article is revisited at the soonest (the first revisit, and after a change).
+REVISIT_MIN_INTERVAL = 1.0
+# Days between revisits at the longest (the interval doubles while nothing changes).
+REVISIT_MAX_INTERVAL = 90.0
+# Factor the interval grows by after an unchanged revisit and shrinks by after a change.
+REVISIT_BACKOFF = 2.0
+# Revisit requests per run at most (the most overdue first), so new articles keep room.
+REVISIT_MAX_PER_RUN = 200
 # Seconds between progress lines during a crawl (list pages, articles, errors); 0 = none.
 PROGRESS_INTERVAL = 10.0
 # `scrapy crawl` exits with the run's status (see scrapy crawl -h); `scrapy list` names bad files.
@@ -131,6 +140,7 @@ COMMANDS_MODULE = "crawler.scrapy_commands"
 # Components: each entry says what it does; the README's tables explain them.
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.IncrementalMiddleware": 100,  # skip written articles, stop pagination
+    "crawler.revisit.RevisitStartMiddleware": 110,  # -a revisit=1: known articles that are due
 }
 
 EXTENSIONS = {
@@ -146,6 +156,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 ITEM_PIPELINES = {
+    "pipelines.revisit.RevisitPipeline": 90,  # revisits: change events, versions, schedule
     "pipelines.page.PagePipeline": 100,  # decode, repair, script, extract, metadata
     "pipelines.validate.ValidatePipeline": 400,  # drop empty and non-article pages
     "pipelines.store.SinceFilterPipeline": 450,  # drop articles older than -a since=

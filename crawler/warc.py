@@ -383,14 +383,20 @@ def iter_records(
     """Every response (and warcinfo) record of a WARC file, plain or gzip, in order.
 
     From byte ``start`` (a record's offset); at most ``stop_after`` records.  Raises
-    ``WarcError`` (file, offset) at the first record that is cut short or unreadable.
+    ``WarcError`` (file, offset) at the first record that is cut short, unreadable or
+    fails its digest.
     """
     path = Path(path)
     count = 0
     with path.open("rb") as fh:
         fh.seek(start)
         stream: IO[bytes] = fh
-        iterator = ArchiveIterator(stream, no_record_parse=False, arc2warc=True)
+        # check_digests="raise": a record whose block or payload does not match its
+        # WARC-Block-Digest / WARC-Payload-Digest (bytes changed since it was written) is
+        # an unreadable record like a cut one; records without digests are read as they are
+        iterator = ArchiveIterator(
+            stream, no_record_parse=False, arc2warc=True, check_digests="raise"
+        )
         next_offset = start
         records = iter(iterator)
         while stop_after is None or count < stop_after:
@@ -399,26 +405,28 @@ def iter_records(
             except StopIteration:
                 break
             except Exception as exc:  # warcio fails on cut headers with any of several errors
-                raise WarcError(path, next_offset, _reason(exc)) from exc
+                raise WarcError(path, _record_start(fh, next_offset), _reason(exc)) from exc
             # warcio reads a record out of some garbage (a "WARC-Target-URI" of junk): a real
             # record says its WARC version (ARC files are converted, arc2warc)
             protocol = str(getattr(record.rec_headers, "protocol", "") or "")
             if not protocol.startswith("WARC/") or not record.rec_headers.get_header(
                 "WARC-Record-ID"
             ):
-                raise WarcError(path, next_offset, "not a WARC record")
+                raise WarcError(path, _record_start(fh, next_offset), "not a WARC record")
             # the payload first: warcio's get_record_offset() reads the record to its end
             try:
                 payload = record.raw_stream.read()
                 short = record.raw_stream.limit
             except Exception as exc:
-                raise WarcError(path, next_offset, _reason(exc)) from exc
+                raise WarcError(path, _record_start(fh, next_offset), _reason(exc)) from exc
             if short:
-                raise WarcError(path, next_offset, f"record cut short: {short} bytes missing")
+                raise WarcError(
+                    path, _record_start(fh, next_offset), f"record cut short: {short} bytes missing"
+                )
             try:
                 iterator.read_to_end(record)
             except Exception as exc:
-                raise WarcError(path, next_offset, _reason(exc)) from exc
+                raise WarcError(path, _record_start(fh, next_offset), _reason(exc)) from exc
             offset = iterator.get_record_offset()  # absolute: warcio starts from tell()
             if offset != next_offset and not _only_blank(fh, next_offset, offset):
                 # warcio skipped bytes it could not read as a record: the file is bad there
@@ -448,6 +456,17 @@ def iter_records(
                 body=payload,
                 warc_fields=dict(rec.headers),
             )
+
+
+def _record_start(fh: IO[bytes], end: int) -> int:
+    """Where the record after byte ``end`` starts: past the blank lines between records."""
+    here = fh.tell()
+    try:
+        fh.seek(end)
+        gap = fh.read(64)
+    finally:
+        fh.seek(here)
+    return end + len(gap) - len(gap.lstrip(b"\r\n"))
 
 
 def _only_blank(fh: IO[bytes], start: int, end: int) -> bool:

@@ -77,8 +77,8 @@ def output(crawled: dict[str, CrawlResult]) -> Path:
 @pytest.fixture(scope="module")
 def reprocessed(output: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reprocessed") / "output"
-    # in-process: with page worker processes a reprocess has been seen to stall (open defect)
-    done = reprocess(*(str(p) for p in warc_files(output)), "--out", str(out), "-j", "0")
+    # the default: page worker processes (PAGE_WORKERS)
+    done = reprocess(*(str(p) for p in warc_files(output)), "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "→ " in done.stderr.splitlines()[-1]  # the summary line

@@ -42,7 +42,7 @@ def test_unknown_argument_is_refused_with_the_known_ones() -> None:
     with pytest.raises(PreflightError) as err:
         check_arguments("scfzw", PortalArguments, {"sinse": "2021-01-01"})
     assert str(err.value) == (
-        "scrapy crawl scfzw: unknown argument -a sinse (known: full, max_pages, since)"
+        "scrapy crawl scfzw: unknown argument -a sinse (known: full, max_pages, revisit, since)"
     )
 
 
@@ -126,7 +126,10 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["-a", "sinse=2021-01-01"], "unknown argument -a sinse (known: full, max_pages, since)"),
+        (
+            ["-a", "sinse=2021-01-01"],
+            "unknown argument -a sinse (known: full, max_pages, revisit, since)",
+        ),
         (["-s", "OUTPUT_DIR={work}/afile"], "OUTPUT_DIR={work}/afile is a file, not a folder"),
         (["-s", "STATE_DIR={work}/afile/state"], "{work}/afile is a file, not a folder"),
         (["-s", "ARCHIVE_DIR=/proc/x/warc"], "ARCHIVE_DIR=/proc/x/warc: cannot write there"),

@@ -215,6 +215,37 @@ def test_plain_uncompressed_warc_is_read(tmp_path: Path) -> None:
     assert not is_warc(html)
 
 
+def test_a_record_whose_bytes_changed_fails_its_digest_naming_file_and_offset(
+    tmp_path: Path,
+) -> None:
+    """Provenance: a body altered after it was archived is an error, not a page."""
+    from warcio.warcwriter import WARCWriter
+
+    path = tmp_path / "altered.warc"
+    offsets = []
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=False)
+        head = http_headers("200 OK", [(b"Content-Type", b"text/html")], "HTTP/1.1")
+        for i in range(3):
+            body = f"<p>政法委召开第{i}次会议</p>".encode() * 20
+            offsets.append(fh.tell())
+            writer.write_record(writer.create_warc_record(
+                f"http://b.cn/{i}", "response", payload=io.BytesIO(body), length=len(body),
+                http_headers=head,
+            ))  # fmt: skip
+    data = bytearray(path.read_bytes())
+    at = data.index("第1次".encode(), offsets[1])
+    data[at : at + 3] = "弟".encode()  # one character changed, the length kept
+    path.write_bytes(bytes(data))
+    seen: list[str] = []
+    with pytest.raises(WarcError) as caught:
+        seen.extend(r.url for r in iter_records(path) if isinstance(r, ArchivedResponse))
+    assert seen == ["http://b.cn/0"]
+    assert caught.value.offset == offsets[1]
+    assert "digest" in str(caught.value).lower()
+    assert str(path) in str(caught.value)
+
+
 ARCHIVE_SETTINGS = {
     name: getattr(project_settings, name)
     for name in ("ARCHIVE_ENABLED", "ARCHIVE_DIR", "ARCHIVE_MAX_FILE_MB")

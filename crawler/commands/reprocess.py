@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-j",
         "--workers",
         type=int,
-        default=0,
-        help="page pipeline processes (default 0: in-process; more can stall, see README)",
+        default=None,
+        help="page worker processes (default: the PAGE_WORKERS setting; 0: in this process)",
     )
     parser.add_argument("--since", help="only articles published on or after YYYY-MM-DD")
     parser.add_argument("--state-dir", type=Path, help="STATE_DIR (default: DIR/.state)")
@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("reprocess: no WARC files found", file=sys.stderr)
         return 2
+    if args.workers is None:
+        from scrapy.utils.project import get_project_settings
+
+        args.workers = get_project_settings().getint("PAGE_WORKERS")
     if args.workers < 0:
         print("reprocess: -j must be 0 or more", file=sys.stderr)
         return 2

@@ -27,7 +27,21 @@ Control endpoints (JSON), for tests of incremental crawls:
   publish a reprint of an existing article on another portal.
   Answers 201 with ``{"url", "site", "list_url", "article"}`` (``article`` is
   the new manifest entry).
+- ``POST /_replica/remove`` with ``{"url": "<article URL or site/key>", "how": "404"}``:
+  take the article down (``how``: ``404``, ``410``, ``soft404`` (the 404 page
+  with status 200), ``emptied`` (its page with no text), ``notice`` (its page
+  saying 该信息已删除), ``redirect_home``); it leaves the list pages.
+- ``POST /_replica/edit`` with ``{"url": ..., "paragraph": 2, "text": "..."}``
+  (0-based), ``"title"``, or only the page furniture: ``{"url": ..., "ad": "..."}``
+  (the advert box), ``"views": 123`` (the view counter).
+- ``POST /_replica/outage`` with ``{"url": ..., "kind": "503"}`` or ``"challenge"``
+  (a JavaScript challenge page with status 200): until ``restore``.
+- ``POST /_replica/restore`` with ``{"url": ...}``: served and listed again.
+  These four answer 200 with ``{"url", "site"}``.
 - ``POST /_replica/reset``: back to the portals as shipped.
+
+Article pages carry ``ETag`` and ``Last-Modified``; a request whose
+``If-None-Match`` (or, without it, ``If-Modified-Since``) matches gets 304.
 
 In-process use (tests)::
 
@@ -44,6 +58,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -143,7 +158,28 @@ class ReplicaRequestHandler(BaseHTTPRequestHandler):
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.write_raw(head if self.command == "HEAD" else head + body)
 
+    def not_modified(self, resource: Resource) -> bool:
+        """The request's validators match ``resource`` (a 304 answers it)."""
+        given = dict(resource.headers)
+        match = self.headers.get("If-None-Match")
+        if match is not None:
+            return "ETag" in given and given["ETag"] in [m.strip() for m in match.split(",")]
+        since = self.headers.get("If-Modified-Since")
+        if since and "Last-Modified" in given:
+            try:
+                return parsedate_to_datetime(given["Last-Modified"]) <= parsedate_to_datetime(since)
+            except (TypeError, ValueError):
+                return False
+        return False
+
     def send_resource(self, resource: Resource) -> None:
+        if resource.status == 200 and self.not_modified(resource):
+            kept = [(k, v) for k, v in resource.headers if k in ("ETag", "Last-Modified")]
+            self.log_request(304, 0)
+            lines = ["HTTP/1.1 304 Not Modified", f"Date: {self.date_time_string()}"]
+            lines += [f"Server: {self.server_version}"] + [f"{k}: {v}" for k, v in kept]
+            self.write_raw(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            return
         headers = list(resource.headers)
         body = resource.body
         accepts = self.headers.get("Accept-Encoding", "")
@@ -258,6 +294,9 @@ class ReplicaRequestHandler(BaseHTTPRequestHandler):
             replica.reset()
             self.send_json(200, {"ok": True})
             return
+        if path in ("/remove", "/edit", "/outage", "/restore"):
+            self._change(path[1:], data)
+            return
         if path != "/add":
             self.send_json(404, {"error": f"no control endpoint {path!r}"})
             return
@@ -282,6 +321,31 @@ class ReplicaRequestHandler(BaseHTTPRequestHandler):
         self.send_json(
             201, {"url": url, "site": site_name, "list_url": site.list_urls()[0], "article": entry}
         )
+
+    def _change(self, action: str, data: dict[str, Any]) -> None:
+        replica = self.server.replica
+        url = data.get("url")
+        if not isinstance(url, str):
+            raise ReplicaError("'url' is required")
+        if action == "remove":
+            article = replica.remove(url, str(data.get("how", "404")))
+        elif action == "outage":
+            article = replica.outage(url, str(data.get("kind", "")))
+        elif action == "restore":
+            article = replica.restore(url)
+        else:
+            paragraph = data.get("paragraph")
+            views = data.get("views")
+            article = replica.edit(
+                url,
+                paragraph=int(paragraph) if paragraph is not None else None,
+                text=data.get("text"),
+                title=data.get("title"),
+                ad=data.get("ad"),
+                views=int(views) if views is not None else None,
+            )
+        site = replica.sites[article.site]
+        self.send_json(200, {"url": site.url(article.path), "site": article.site})
 
 
 def start_replica(

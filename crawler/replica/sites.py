@@ -27,7 +27,9 @@ portal at run time (``add_article``, ``add_reprint``).
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import hashlib
 import itertools
 import json
 import random
@@ -36,7 +38,9 @@ import threading
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
+from html import escape
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -231,20 +235,68 @@ class Site:
         return self.config.origin + path
 
     def ordered(self) -> list[Article]:
-        """Articles as the list pages show them: newest first."""
-        return sorted(self.articles, key=lambda a: (a.published_at or "", a.path), reverse=True)
+        """Articles as the list pages show them: newest first (removed ones left out)."""
+        shown = [a for a in self.articles if not a.extra.get("removed")]
+        return sorted(shown, key=lambda a: (a.published_at or "", a.path), reverse=True)
 
     def page_count(self) -> int:
-        return max(1, -(-len(self.articles) // self.config.page_size))
+        return max(1, -(-len(self.ordered()) // self.config.page_size))
 
     def list_urls(self) -> list[str]:
         return [self.url(self.config.list_path(n)) for n in range(1, self.page_count() + 1)]
 
     # -- rendering ------------------------------------------------------------
-    def _resource(self, text: str, status: int = 200) -> Resource:
+    def _resource(
+        self, text: str, status: int = 200, extra: tuple[tuple[str, str], ...] = ()
+    ) -> Resource:
         body = text.encode(self.config.encoding)
-        headers = (("Content-Type", self.config.content_type),)
+        headers = (("Content-Type", self.config.content_type), *extra)
         return Resource(status, body, headers, gzip.compress(body, compresslevel=6, mtime=0))
+
+    def _article_page(self, article: Article, ordered: list[Article]) -> Resource:
+        """An article's page with its validators (ETag of the bytes, Last-Modified)."""
+        outage = article.extra.get("outage")
+        if outage == "503":
+            headers = (("Content-Type", "text/html"), ("Retry-After", "0"))
+            return Resource(503, b"<html><body>503 Service Unavailable</body></html>", headers)
+        if outage == "challenge":
+            return self._resource(CHALLENGE_PAGE)
+        related = [a for a in ordered if a is not article][:4]
+        text = self.templates["article"].substitute(
+            self.style.article_fields(article),
+            related="\n".join(self.style.related_item(a) for a in related),
+            url=self.url(article.path),
+        )
+        text = text.replace("</body>", _furniture(article) + "</body>", 1)
+        body = text.encode(self.config.encoding)
+        changed = (
+            article.extra.get("modified_at") or article.published_at or "2020-01-01T00:00:00+08:00"
+        )
+        validators = (
+            ("ETag", '"' + hashlib.sha1(body).hexdigest()[:16] + '"'),
+            ("Last-Modified", _http_date(changed)),
+        )
+        return self._resource(text, extra=validators)
+
+    def _removed_page(self, article: Article) -> Resource | None:
+        """What the path of a removed article answers (None: the portal's 404 page)."""
+        how = article.extra.get("removed")
+        if how == "410":
+            return self._resource(self.templates["404"].substitute(), status=410)
+        if how == "soft404":
+            return self._resource(self.templates["404"].substitute())
+        if how in ("emptied", "notice"):
+            shell = dataclasses.replace(article, paragraphs=[], extra={})
+            if how == "notice":
+                shell.paragraphs = ["该信息已删除。"]
+            text = self.templates["article"].substitute(
+                self.style.article_fields(shell), related="", url=self.url(article.path)
+            )
+            return self._resource(text)
+        if how == "redirect_home":
+            headers = (("Location", self.url("/")), ("Content-Type", "text/html"))
+            return Resource(302, b"<html><body>moved</body></html>", headers)
+        return None
 
     def render(self) -> dict[str, Resource]:
         """Every page of the portal by path (robots.txt, lists, articles, 404)."""
@@ -263,13 +315,12 @@ class Site:
             pages[self.config.list_path(n)] = self._resource(text)
         pages[self.config.list_dir] = pages[self.config.list_path(1)]
         for article in ordered:
-            related = [a for a in ordered if a is not article][:4]
-            text = self.templates["article"].substitute(
-                self.style.article_fields(article),
-                related="\n".join(self.style.related_item(a) for a in related),
-                url=self.url(article.path),
-            )
-            pages[article.path] = self._resource(text)
+            pages[article.path] = self._article_page(article, ordered)
+        for article in self.articles:
+            if article.extra.get("removed"):
+                page = self._removed_page(article)
+                if page is not None:
+                    pages[article.path] = page
         pages["/robots.txt"] = Resource(
             200,
             self.robots_txt().encode("ascii"),
@@ -302,6 +353,31 @@ class Site:
         if paragraphs:
             paragraphs[-1] = _CLOSING_CREDIT.sub("", paragraphs[-1])
         return "\n".join(paragraphs)
+
+
+# A challenge page as Chinese CDNs and WAFs send it (status 200, a JavaScript check).
+CHALLENGE_PAGE = (
+    "<html><head><title>安全验证</title></head><body><p>请稍候，正在进行安全验证……</p>"
+    "<script>document.cookie=('__jsl_clearance=1700000000.1|0|abc');"
+    "location.href=location.pathname+location.search</script></body></html>"
+)
+
+
+def _http_date(iso: str) -> str:
+    when = datetime.fromisoformat(iso)
+    when = when if when.tzinfo else when.replace(tzinfo=CHINA)
+    return format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+def _furniture(article: Article) -> str:
+    """The advert box and view counter an edit can set (page furniture, not the article)."""
+    parts = []
+    if article.extra.get("ad"):
+        ad = escape(str(article.extra["ad"]))
+        parts.append(f'<div class="ad-box"><a href="/ad/click.html" target="_blank">{ad}</a></div>')
+    if article.extra.get("views") is not None:
+        parts.append(f'<div class="counter">阅读次数：{int(article.extra["views"])}</div>')
+    return "\n".join(parts) + ("\n" if parts else "")
 
 
 # "(国际在线记者 孙博)" after the last sentence (NFKC brackets).
@@ -513,6 +589,81 @@ class Replica:
         if render:
             self.pages[site.config.host] = site.render()
         return article
+
+    # -- removals and edits (revisit tests) ---------------------------------------
+    REMOVALS = ("404", "410", "soft404", "emptied", "notice", "redirect_home")
+    OUTAGES = ("503", "challenge")
+
+    def _article(self, url: str) -> tuple[Site, Article]:
+        article = self.find(url)
+        if article is None:
+            raise ReplicaError(f"no replicated article {url!r}")
+        return self.sites[article.site], article
+
+    def remove(self, url: str, how: str = "404") -> Article:
+        """Take an article down: ``how`` is one of ``REMOVALS`` (it leaves the list pages).
+
+        ``404``, ``410``: that status; ``soft404``: the portal's 404 page with
+        status 200; ``emptied``: the article page with no text; ``notice``: the
+        article page saying 该信息已删除; ``redirect_home``: 302 to the home page.
+        """
+        if how not in self.REMOVALS:
+            raise ReplicaError(f"'how' must be one of {', '.join(self.REMOVALS)}")
+        return self._mark(url, removed=how)
+
+    def outage(self, url: str, kind: str) -> Article:
+        """Make an article answer ``503`` or a ``challenge`` page (status 200) until restored."""
+        if kind not in self.OUTAGES:
+            raise ReplicaError(f"'kind' must be one of {', '.join(self.OUTAGES)}")
+        return self._mark(url, outage=kind)
+
+    def restore(self, url: str) -> Article:
+        """Undo a removal or an outage: the article is served (and listed) again."""
+        return self._mark(url, removed=None, outage=None)
+
+    def _mark(self, url: str, **marks: str | None) -> Article:
+        """Set (or, with None, clear) an article's ``removed`` / ``outage`` and render again."""
+        with self._lock:
+            site, article = self._article(url)
+            for name, value in marks.items():
+                if value is None:
+                    article.extra.pop(name, None)
+                else:
+                    article.extra[name] = value
+            self.pages[site.config.host] = site.render()
+            return article
+
+    def edit(
+        self,
+        url: str,
+        paragraph: int | None = None,
+        text: str | None = None,
+        title: str | None = None,
+        ad: str | None = None,
+        views: int | None = None,
+    ) -> Article:
+        """Change an article: paragraph ``paragraph`` (0-based) to ``text``, its ``title``,
+        or only its page furniture: the advert box (``ad``) or view counter (``views``).
+
+        A change of text or title moves the page's Last-Modified to now.
+        """
+        with self._lock:
+            site, article = self._article(url)
+            if paragraph is not None:
+                if not 0 <= paragraph < len(article.paragraphs) or not text:
+                    raise ReplicaError("'paragraph' must index a paragraph and 'text' be given")
+                article.paragraphs[paragraph] = text
+            if title:
+                article.title = title
+            if paragraph is not None or title:
+                now = datetime.now(CHINA).replace(microsecond=0)
+                article.extra["modified_at"] = now.isoformat()
+            if ad is not None:
+                article.extra["ad"] = ad
+            if views is not None:
+                article.extra["views"] = int(views)
+            self.pages[site.config.host] = site.render()
+            return article
 
     # -- manifest -------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:

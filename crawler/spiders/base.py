@@ -27,9 +27,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import links
-from crawler.items import PageItem
+from crawler.items import PageItem, RevisitPage
 from crawler.portals import Portal
 from crawler.preflight import PortalArguments
+from crawler.revisit import revisit_failure, revisit_page
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -53,7 +54,8 @@ class BaseNewsSpider(scrapy.Spider):
 
     Arguments (``-a``): ``since=YYYY-MM-DD`` keeps only articles published on
     or after that day; ``full=1`` recrawls everything (output still
-    deduplicated); ``max_pages=N`` caps list pages per start URL.
+    deduplicated); ``max_pages=N`` caps list pages per start URL; ``revisit=1``
+    also requests known articles that are due (``crawler.revisit``).
     """
 
     site: str = ""  # the output directory and record ``site`` (the crawl name)
@@ -74,11 +76,13 @@ class BaseNewsSpider(scrapy.Spider):
         since: str | None = None,
         full: str | None = None,
         max_pages: str | None = None,
+        revisit: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.since: str | None = self._check_since(since)
         self.full: bool = _truthy(full) if full is not None else False
+        self.revisit: bool = _truthy(revisit) if revisit is not None else False
         if max_pages is not None:
             self.max_pages = int(max_pages)
         self._articles_requested = 0
@@ -191,6 +195,17 @@ class BaseNewsSpider(scrapy.Spider):
             list_title=response.meta.get("list_title"),
             archive=response.meta.get("archive"),
         )
+
+    # -- revisits of known articles (crawler.revisit) ----------------------------------
+    def parse_revisit(self, response: Response) -> Iterator[RevisitPage]:
+        page = next(iter(self.parse_article(response)), None) if response.body else None
+        yield revisit_page(response, page)
+
+    def on_revisit_error(self, failure: Failure) -> Iterator[RevisitPage]:
+        """A revisit that got no response: an ``unreachable`` outcome, not a failed page."""
+        page = revisit_failure(failure)
+        if page is not None:
+            yield page
 
 
 class PortalSpider(BaseNewsSpider):
