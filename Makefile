@@ -32,7 +32,7 @@ demo: install
 	$(BIN)/python -m crawler demo
 
 # Debian packages the tests' local servers need, installed where missing (tests/tools/ensure_debs.sh).
-TEST_DEBS := redis-server
+TEST_DEBS := redis-server chromium jq
 
 test: install
 	bash tests/tools/ensure_debs.sh $(TEST_DEBS)

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -44,6 +45,12 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.clock import utc_now
+from crawler.diagnose import (
+    UNREACHABLE_CAUSE_STAT,
+    UNREACHABLE_FAILURES_STAT,
+    UNREACHABLE_ROBOTS_STAT,
+)
 from crawler.fsutil import write_atomic
 from crawler.state import PortalState, portal_state
 from pipelines.challenge import KINDS
@@ -55,6 +62,8 @@ EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_LOCKED = 75  # sysexits.h EX_TEMPFAIL: another run holds the portal; try later
 EXIT_BLOCKED = 77  # sysexits.h EX_NOPERM: the portal is blocking the crawler (challenge pages)
+EXIT_UNREACHABLE = 69  # sysexits.h EX_UNAVAILABLE: the portal could not be reached at all
+EXIT_SIGNAL_BASE = 128  # stopped by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM)
 EXIT_STATUS_STAT = "summary/exit_status"
 
 # Finish reasons that end a run normally (CLOSESPIDER_* limits are chosen by the user).
@@ -89,7 +98,7 @@ class PortalRunExtension:
         self.crawler = crawler
         # raises PortalLocked before anything is written
         self.state: PortalState = portal_state(crawler)
-        self.started = datetime.now(UTC)
+        self.started = utc_now()
         self._t0 = time.monotonic()
         self.error_rate_limit = crawler.settings.getfloat("ERROR_RATE_LIMIT")
         self.min_article_pages = crawler.settings.getint("SUMMARY_MIN_ARTICLE_PAGES")
@@ -103,12 +112,31 @@ class PortalRunExtension:
         crawler.signals.connect(self._item_error, signal=signals.item_error)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self._engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(self._engine_started, signal=signals.engine_started)
+        self.stop_signal: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
     # -- signal handlers -------------------------------------------------------------
+    def _engine_started(self, **kwargs: Any) -> None:
+        # Scrapy's shutdown handlers are in place once the engine runs: note which
+        # signal stopped the run (its exit status), then let Scrapy handle it.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                signal.signal(signum, self._signal_recorder(previous))
+
+    def _signal_recorder(self, previous: Any) -> Any:
+        def record(signum: int, frame: Any) -> None:
+            if self.stop_signal is None:
+                self.stop_signal = signum
+                self.crawler.stats.set_value(EXIT_STATUS_STAT, EXIT_SIGNAL_BASE + signum)
+            previous(signum, frame)
+
+        return record
+
     def _request_scheduled(self, request: Request, **kwargs: Any) -> None:
         kind = request.meta.get("kind")
         if kind in self.scheduled:
@@ -158,7 +186,7 @@ class PortalRunExtension:
     def build_summary(self, reason: str) -> dict[str, Any]:
         """The run summary (a JSON object) from the crawl's stats."""
         stats: dict[str, Any] = dict(self.crawler.stats.get_stats())
-        finished = datetime.now(UTC)
+        finished = utc_now()
         seconds = round(time.monotonic() - self._t0, 3)
         spider = self.crawler.spider
 
@@ -181,7 +209,17 @@ class PortalRunExtension:
         http = _prefixed(stats, "errors/http/")
         extraction = stat("page/errors") + stat("spider_exceptions/count") + self.item_errors
         store_errors = stat("store/write_errors")
-        error_total = sum(download.values()) + sum(http.values()) + extraction + store_errors
+        # robots.txt fetches that could not connect: pages are counted in download already
+        error_total = (
+            sum(download.values())
+            + sum(http.values())
+            + extraction
+            + store_errors
+            + stat(UNREACHABLE_ROBOTS_STAT)
+        )
+        unreachable = stat(UNREACHABLE_FAILURES_STAT)
+        cause = str(stats.get(UNREACHABLE_CAUSE_STAT) or "")
+        portal_unreachable = bool(unreachable) and pages["list"] + pages["article"] == 0
         attempts = pages["list"] + pages["article"] + sum(download.values()) + sum(http.values())
         rate = round(error_total / attempts, 4) if attempts else (1.0 if error_total else 0.0)
         found = self.scheduled["article"] + seen
@@ -208,10 +246,18 @@ class PortalRunExtension:
         if store_errors and reason == STORE_ERROR_REASON:
             pass  # the write error above is why the run stopped
         elif reason not in _NORMAL_REASONS and not reason.startswith(_NORMAL_PREFIXES):
-            problems.append(f"the run did not finish (reason: {reason})")
-        elif found == 0 and not blocked["given_up"] and not self.crawler.settings.get("REDIS_URL"):
-            # (a blocked list page found nothing; a worker of a Redis crawl may find nothing
-            # while the other workers do)
+            stopped = f", {signal.Signals(self.stop_signal).name}" if self.stop_signal else ""
+            problems.append(f"the run did not finish (reason: {reason}{stopped})")
+        elif portal_unreachable:
+            problems.append(f"portal unreachable ({cause})")
+        elif found == 0 and (blocked["given_up"] or self.crawler.settings.get("REDIS_URL")):
+            pass  # a blocked list page found nothing; a Redis worker may find nothing while
+            # the other workers do
+        elif found == 0 and pages["list"] == 0:
+            problems.append(
+                f"no list page could be fetched ({_error_words(download, http, stats)})"
+            )
+        elif found == 0:
             if self.state.had_records:
                 problems.append(
                     f"no article links found on {_plural(pages['list'], 'list page')}, "
@@ -230,7 +276,7 @@ class PortalRunExtension:
                 f"came out of them (dropped: {dropped or 'none'}, extraction errors: "
                 f"{extraction}): the article pages have probably changed"
             )
-        if error_total and rate > self.error_rate_limit:
+        if error_total and rate > self.error_rate_limit and not portal_unreachable:
             problems.append(
                 f"{_plural(error_total, 'error')} on {_plural(attempts, 'page')} "
                 f"({rate:.0%}, above ERROR_RATE_LIMIT={self.error_rate_limit:.0%})"
@@ -241,6 +287,14 @@ class PortalRunExtension:
         watermark = [
             {"start_url": start, **mark} for start, mark in sorted(self.state.watermark.items())
         ]
+        if self.stop_signal is not None:
+            exit_status = EXIT_SIGNAL_BASE + self.stop_signal
+        elif blocked["given_up"] and not store_errors:
+            exit_status = EXIT_BLOCKED
+        elif portal_unreachable and not store_errors:
+            exit_status = EXIT_UNREACHABLE
+        else:
+            exit_status = EXIT_PROBLEM if problems else EXIT_OK
         return {
             "site": self.state.site,
             "started": _utc(self.started),
@@ -261,6 +315,7 @@ class PortalRunExtension:
             "errors": {
                 "total": error_total,
                 "rate": rate,
+                "unreachable": unreachable,
                 "download": download,
                 "http": http,
                 "retries_given_up": stat("retry/max_reached"),
@@ -282,13 +337,7 @@ class PortalRunExtension:
             "revisit": _prefixed(stats, "revisit/"),  # revisits of known articles and events
             "output": str(self.state.articles_path),
             "problems": problems,
-            "exit_status": (
-                EXIT_BLOCKED
-                if blocked["given_up"] and not store_errors
-                else EXIT_PROBLEM
-                if problems
-                else EXIT_OK
-            ),
+            "exit_status": exit_status,
         }
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
@@ -309,14 +358,28 @@ class PortalRunExtension:
     def human_line(summary: dict[str, Any]) -> str:
         """One line for the terminal or the cron log."""
         arts = summary["articles"]
+        if summary["exit_status"] == EXIT_UNREACHABLE:
+            return f"{summary['site']}: {summary['problems'][0]}"
+        dropped = sum(arts["dropped"].values())
+        since = arts["dropped"].get("before_since", 0)
+        dropped_words = f"{dropped} dropped" + (f" ({since} before since)" if since else "")
         line = (
             f"{summary['site']}: {_plural(summary['pages']['list'], 'list page')}"
             f"{' (catch-up: every list page)' if summary.get('catch_up') else ''}, "
             f"{_plural(arts['new'], 'new article')}, {arts['seen']} seen, "
-            f"{_plural(arts['duplicate']['total'], 'duplicate')}, "
+            f"{_plural(arts['duplicate']['total'], 'duplicate')}, {dropped_words}, "
             f"{_plural(summary['errors']['total'], 'error')} in {summary['seconds']:.1f} s "
             f"→ {summary['output']}"
         )
         if summary["problems"]:
             line += f" [exit {summary['exit_status']}: {'; '.join(summary['problems'])}]"
         return line
+
+
+def _error_words(download: dict[str, int], http: dict[str, int], stats: dict[str, Any]) -> str:
+    """What kept the list pages away: HTTP statuses, download errors, robots.txt."""
+    parts = [f"HTTP {code}: {_plural(n, 'time')}" for code, n in http.items()]
+    parts += [f"{name}: {_plural(n, 'time')}" for name, n in download.items()]
+    if stats.get("robotstxt/host_deferred"):
+        parts.append("robots.txt unavailable: host deferred (ROBOTSTXT_UNAVAILABLE)")
+    return "; ".join(parts) or "no list page was requested"

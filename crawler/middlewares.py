@@ -38,7 +38,9 @@ pages), ``incremental/new_links``.
 pages by kind (``fetch/list``, ``fetch/article``), HTTP error responses
 (``errors/http/<code>``) and download failures given up on
 (``errors/download/<exception>``) of requests the spiders marked with
-``meta["kind"]`` (robots.txt fetches are left out).
+``meta["kind"]`` (robots.txt fetches are left out), and connection-level
+failures of every request, robots.txt included (``crawler.diagnose``:
+``unreachable/failures``, ``unreachable/cause``).
 """
 
 from __future__ import annotations
@@ -49,12 +51,20 @@ import re
 from collections.abc import AsyncIterator, Iterable
 from datetime import date
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
+from crawler.diagnose import (
+    UNREACHABLE_CAUSE_STAT,
+    UNREACHABLE_FAILURES_STAT,
+    UNREACHABLE_ROBOTS_STAT,
+    describe,
+    unreachable_cause,
+)
 from crawler.ids import url_key
 from crawler.state import PortalState, portal_state
 
@@ -256,4 +266,13 @@ class FetchStatsMiddleware:
         if kind in ("list", "article") and not isinstance(exception, IgnoreRequest):
             self.stats.inc_value(f"errors/download/{type(exception).__name__}")
             self.stats.inc_value(f"errors/{kind}")
+        cause = unreachable_cause(exception)
+        if cause is not None:  # robots.txt fetches too: often the first and only request
+            self.stats.inc_value(UNREACHABLE_FAILURES_STAT)
+            if kind not in ("list", "article"):
+                self.stats.inc_value(UNREACHABLE_ROBOTS_STAT)
+            if not self.stats.get_value(UNREACHABLE_CAUSE_STAT):
+                host = urlsplit(request.url).hostname or request.url
+                tries = int(request.meta.get("retry_times") or 0) + 1
+                self.stats.set_value(UNREACHABLE_CAUSE_STAT, describe(cause, host, tries))
         return None

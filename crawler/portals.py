@@ -42,7 +42,8 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -50,6 +51,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 
@@ -75,7 +77,19 @@ def _check_charset(name: str) -> str:
     return name
 
 
+def _check_css(selector: str) -> str:
+    from cssselect import SelectorError
+    from parsel.csstranslator import css2xpath
+
+    try:
+        css2xpath(selector)
+    except SelectorError as exc:
+        raise ValueError(f"not a valid CSS selector {selector!r} ({exc})") from None
+    return selector
+
+
 Regex = Annotated[str, AfterValidator(_check_regex)]
+Css = Annotated[str, AfterValidator(_check_css)]
 Charset = Annotated[str, AfterValidator(_check_charset)]
 
 
@@ -86,21 +100,21 @@ class _Strict(BaseModel):
 class Links(_Strict):
     article: list[Regex] = Field(min_length=1)
     deny: list[Regex] = Field(default_factory=list)
-    restrict_css: list[str] = Field(default_factory=list)
+    restrict_css: list[Css] = Field(default_factory=list)
 
 
 class Pagination(_Strict):
     style: Literal["next", "index_n", "createPageHTML", "hanweb_jpage", "none"] = "next"
-    next_css: list[str] = Field(default_factory=list)
+    next_css: list[Css] = Field(default_factory=list)
     next_text: list[str] = Field(default_factory=lambda: ["下一页", "下页", "后页", "下一頁"])
     max_pages: int = Field(default=50, ge=1, le=10000)
 
 
 class Selectors(_Strict):
-    title: str | None = None
-    date: str | None = None
-    byline: str | None = None
-    body: str | None = None
+    title: Css | None = None
+    date: Css | None = None
+    byline: Css | None = None
+    body: Css | None = None
 
 
 class Limits(_Strict):
@@ -120,6 +134,19 @@ class Portal(_Strict):
     selectors: Selectors = Field(default_factory=Selectors)
     limits: Limits = Field(default_factory=Limits)
 
+    @model_validator(mode="after")
+    def _start_urls_allowed(self) -> Self:
+        # Scrapy's offsite rule: a host is allowed when it is a domain or below one.
+        domains = [d.lower().lstrip(".") for d in self.allowed_domains]
+        for url in self.start_urls:
+            host = (urlsplit(url).hostname or "").lower()
+            if not any(host == d or host.endswith("." + d) for d in domains):
+                raise ValueError(
+                    f"start URL {url} is outside allowed_domains ({', '.join(domains)}): "
+                    f"Scrapy would filter it as offsite"
+                )
+        return self
+
     @property
     def article_patterns(self) -> list[re.Pattern[str]]:
         return [re.compile(p) for p in self.links.article]
@@ -133,7 +160,7 @@ def _format_error(path: Path, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "missing":
@@ -161,13 +188,24 @@ def load_portal(path: Path) -> Portal:
     return portal
 
 
-def load_portals(seeds_dir: Path) -> dict[str, Portal]:
-    """All portals in ``seeds_dir`` by name.  The first invalid file raises."""
+def load_portals(seeds_dir: Path, errors: dict[str, str] | None = None) -> dict[str, Portal]:
+    """All portals in ``seeds_dir`` by name.
+
+    The first invalid file raises, unless ``errors`` is given: then each invalid
+    file's message is put there under its file name (the portal's name) and the
+    other portals are still loaded, so one bad file stops only its own crawl.
+    """
     portals: dict[str, Portal] = {}
     if not seeds_dir.is_dir():
         raise PortalError(f"{seeds_dir}: the seeds directory does not exist")
     for path in sorted(seeds_dir.glob("*.toml")):
-        portal = load_portal(path)
+        try:
+            portal = load_portal(path)
+        except PortalError as exc:
+            if errors is None:
+                raise
+            errors[path.stem] = str(exc)
+            continue
         portals[portal.name] = portal
     return portals
 

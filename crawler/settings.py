@@ -154,7 +154,9 @@ REVISIT_MAX_INTERVAL = 90.0
 REVISIT_BACKOFF = 2.0
 # Revisit requests per run at most (the most overdue first), so new articles keep room.
 REVISIT_MAX_PER_RUN = 200
-# `scrapy crawl` exits 1 when the run summary finds a problem, 75 when the portal is locked.
+# Seconds between progress lines during a crawl (list pages, articles, errors); 0 = none.
+PROGRESS_INTERVAL = 10.0
+# `scrapy crawl` exits with the run's status (see scrapy crawl -h); `scrapy list` names bad files.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 
 # Components: each entry says what it does; the README's tables explain them.
@@ -165,6 +167,7 @@ SPIDER_MIDDLEWARES = {
 
 EXTENSIONS = {
     "crawler.extensions.PortalRunExtension": 100,  # portal lock, run summary, exit status
+    "crawler.progress.ProgressExtension": 500,  # a progress line every PROGRESS_INTERVAL s
 }
 
 DOWNLOADER_MIDDLEWARES = {

@@ -109,7 +109,13 @@ def die_with_parent(parent: int) -> None:
 
 
 def worker_init(parent: int, warm_up: bool = True) -> None:
-    """Initializer of every page worker: tie its life to the parent's, then warm up."""
+    """Initializer of every page worker: ignore Ctrl-C, tie its life to the parent's, warm up.
+
+    Ctrl-C in a terminal signals the whole process group; the crawl process
+    decides what it means (finish the pages in flight, or stop), so a worker
+    never dies of it with a page half done.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(parent)
     if warm_up:
         _warm_up()

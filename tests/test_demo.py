@@ -16,16 +16,25 @@ SITES = ["cri", "dali", "docin", "lnzf", "scfzw"]
 CMS_SITES = {"dongshan_sft": 10, "qinglan": 6}
 
 
-def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:
+def run_demo(tmp_path: Path, progress: bool = False) -> dict[str, dict[str, str]]:
     done = subprocess.run(
         [
             sys.executable, "-m", "crawler", "demo",
             "--output-dir", str(tmp_path / "output"), "--state-dir", str(tmp_path / "state"),
+            "--progress", "0.5",
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.splitlines()
+    # each portal's progress line as it goes, before its summary line (a first run lasts
+    # seconds; a second one ends before its first progress line is due)
+    for site in SITES if progress else []:
+        progress = [i for i, ln in enumerate(lines) if ln.startswith(f"  {site}: ") and " / " in ln]
+        summary = [i for i, ln in enumerate(lines) if ln.startswith(f"  {site}: ") and "→" in ln]
+        assert progress, done.stdout[-3000:]
+        assert summary
+        assert summary[0] > progress[0]
     start = next(i for i, line in enumerate(lines) if line.startswith("site "))
     header = [
         "site", "list", "article", "new", "seen", "duplicates", "dropped", "errors", "kept",
@@ -40,7 +49,7 @@ def run_demo(tmp_path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_demo_twice(tmp_path: Path) -> None:
-    first = run_demo(tmp_path)
+    first = run_demo(tmp_path, progress=True)
     assert sorted(first) == sorted(SITES + list(CMS_SITES))
     cms = {site: first.pop(site) for site in CMS_SITES}
     for site, kept in CMS_SITES.items():

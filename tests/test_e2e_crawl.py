@@ -241,6 +241,9 @@ def test_generic_spider_finds_the_portals_articles(
     record = next(r for r in records if r["url"] == seed["url"])
     for field in FIELDS:
         assert record[field] == SEEDS[site][field], field
+    # the site's name from the list page's title, not the host name
+    assert record["site_name"] != portal["host"]
+    assert record["site_name"]
 
 
 def test_clusters_name_the_original_of_every_reprint(crawled: dict[str, CrawlResult]) -> None:

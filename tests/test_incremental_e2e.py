@@ -237,23 +237,26 @@ def test_exit_status_is_1_when_the_list_template_changed(replica_url: str, tmp_p
     assert broken.records() == first.records()
 
 
-def test_exit_status_is_1_when_errors_pass_the_limit(tmp_path: Path) -> None:
-    # nothing listens on the replica port: every fetch fails
+def test_exit_status_is_69_when_nothing_answers(tmp_path: Path) -> None:
+    # nothing listens on the replica port: every fetch fails, the portal is unreachable
     dead = crawl(
         SITE, "http://127.0.0.1:9", tmp_path, ROBOTSTXT_OBEY="0", RETRY_TIMES="0", timeout=60
     )
-    assert dead.returncode == 1, dead.stderr[-3000:]
+    assert dead.returncode == 69, dead.stderr[-3000:]
     s = dead.summary()
     assert s["errors"]["download"]
     assert s["errors"]["rate"] == 1.0
-    assert any("ERROR_RATE_LIMIT" in p for p in s["problems"])
+    assert s["problems"] == ["portal unreachable (connection refused to www.scfzw.net, 1 try)"]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("nosuch",), "error: no portal or spider named 'nosuch' (known: "),
-        ((SITE, "-a", "since=2021-13-01"), "error: -a since='2021-13-01': expected a date"),
+        (
+            (SITE, "-a", "since=2021-13-01"),
+            "error: scrapy crawl scfzw: -a since='2021-13-01': expected a date",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line_and_write_nothing(
@@ -360,13 +363,16 @@ def test_cron_recipe_as_written(replica_url: str, tmp_path: Path) -> None:
     assert read_jsonl(deploy / "output" / "scfzw" / "articles.jsonl")
     assert (deploy / "state" / "scfzw" / "seen").exists()
 
-    # a failing run makes cron print (and so mail) one line
+    # a failing run (here: the portal unreachable) makes cron print (and so mail) one line
     failing = command.replace(f"REPLICA_URL={replica_url}", "REPLICA_URL=http://127.0.0.1:9")
     failing = failing.replace("crawl scfzw ", "crawl scfzw -s ROBOTSTXT_OBEY=0 -s RETRY_TIMES=0 ")
     done = subprocess.run(
         ["/bin/sh", "-c", failing], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.stdout.strip() == (
-        f"scfzw: crawl failed with status 1 (see {deploy}/output/logs/scfzw.log)"
+        f"scfzw: crawl failed with status 69 (see {deploy}/output/logs/scfzw.log)"
     )
     assert (deploy / "output" / "logs" / "scfzw.log").stat().st_size > len(log.encode())
+    assert "scfzw: portal unreachable (connection refused to www.scfzw.net, 1 try)" in (
+        deploy / "output" / "logs" / "scfzw.log"
+    ).read_text("utf-8")

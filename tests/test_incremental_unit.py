@@ -361,7 +361,7 @@ def test_summary_of_a_good_run(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert ext.summary_path.parent == tmp_path / "output" / "scfzw" / "runs"
     assert not [p for p in ext.summary_path.parent.iterdir() if p.name.startswith(".")]
     err = capsys.readouterr().err
-    assert "scfzw: 3 list pages, 3 new articles, 41 seen, 1 duplicate, 1 error in" in err
+    assert "scfzw: 3 list pages, 3 new articles, 41 seen, 1 duplicate, 1 dropped, 1 error in" in err
     assert "output/scfzw/articles.jsonl" in err
 
 

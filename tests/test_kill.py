@@ -169,12 +169,12 @@ def test_ctrl_c_once_or_twice(replica_url: str, tmp_path: Path, presses: int) ->
     assert status != 0
     accepted = complete_lines(articles)
     assert articles.read_bytes().endswith(b"\n")
-    if presses == 1:  # graceful: summary written, reason shutdown, exit 1
+    assert status == 128 + signal.SIGINT
+    if presses == 1:  # graceful: summary written, reason shutdown, exit 130
         runs = sorted((tmp_path / "output" / SITE / "runs").glob("*.json"))
         summary = json.loads(runs[-1].read_text("utf-8"))
         assert summary["finish_reason"] == "shutdown"
-        assert summary["exit_status"] == 1
-        assert status == 1
+        assert summary["exit_status"] == 128 + signal.SIGINT
         assert summary["articles"]["new"] == len(accepted)
     time.sleep(1.1)
     check_resumed(tmp_path, replica_url, accepted)

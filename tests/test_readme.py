@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import crawlrun
+import pytest
 
 from crawler.__main__ import COMMANDS
 from crawler.items import DuplicateItem
@@ -43,3 +50,57 @@ def test_every_record_field_is_in_the_readme() -> None:
 
 def test_no_placeholder_is_left() -> None:
     assert not re.search(r"[A-Z_]+_PLACEHOLDER", README)
+
+
+# --- "Analysing the output": every block runs as written against a real crawl ---------------
+
+
+def analysis_blocks() -> list[str]:
+    section = README.split("## Analysing the output\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+@pytest.fixture(scope="module")
+def crawled(replica_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("analysis")
+    for site in ("dali", "lnzf"):  # they share reprints, so duplicates.jsonl is not empty
+        done = crawlrun.crawl(site, replica_url, work, settings={"PAGE_WORKERS": "0"})
+        assert done.returncode == 0, done.stderr[-2000:]
+    return work
+
+
+def test_the_analysis_section_has_pandas_duckdb_and_jq() -> None:
+    blocks = analysis_blocks()
+    assert len(blocks) == 3
+    assert "import glob, pandas as pd" in blocks[0]
+    assert "import duckdb" in blocks[1]
+    assert blocks[2].startswith("jq ")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        (0, ["dali  2020-06", "lnzf  2020-06"]),
+        (1, ["│ dali    │", "reprinted_on", "kept_on"]),
+        (2, ['"site": "lnzf"', "\tdali\t", "\tlnzf\t"]),
+    ],
+    ids=["pandas", "duckdb", "jq"],
+)
+def test_analysis_block_runs_as_written(crawled: Path, index: int, expected: list[str]) -> None:
+    block = analysis_blocks()[index]
+    if block.startswith("jq ") and shutil.which("jq") is None:
+        pytest.skip("jq is not installed (Debian package jq, in TEST_DEBS)")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-e", "-c", block],
+        cwd=crawled,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for words in expected:
+        assert words in done.stdout, done.stdout[-3000:]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", action="append", help="crawl only this portal (repeatable)")
     parser.add_argument(
         "--timeout", type=float, default=150.0, help="seconds allowed for each portal's crawl"
+    )
+    parser.add_argument(
+        "--progress",
+        type=float,
+        default=2.0,
+        help="seconds between progress lines of each crawl (default: 2)",
     )
 
 
@@ -98,6 +106,39 @@ def _row(site: str, summary: dict[str, Any] | None, output_dir: Path, status: in
     ]
 
 
+# A log line: "2026-12-01 13:17:00 [logger] LEVEL: message".
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[([^\]]+)\] (\w+): (.*)$")
+
+
+def _crawl_showing_progress(cmd: list[str], site: str, env: dict[str, str], timeout: float) -> int:
+    """Run one crawl; show its progress lines, warnings, errors and summary line as they come."""
+    # argv is this interpreter running scrapy on a validated portal name
+    proc = subprocess.Popen(  # noqa: S603
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            line = line.rstrip("\n")
+            match = _LOG_LINE.match(line)
+            if match is None:
+                if line.startswith((f"{site}:", "error:")):  # the summary line, an error
+                    print(f"  {line}", flush=True)
+            elif match.group(1) == "crawler.progress":
+                print(f"  {match.group(3)}", flush=True)
+            elif match.group(2) in ("WARNING", "ERROR", "CRITICAL"):
+                print(f"  {match.group(2).lower()}: {match.group(3)}", flush=True)
+        status = proc.wait()
+    finally:
+        killed = not killer.is_alive() and proc.returncode is not None and proc.returncode < 0
+        killer.cancel()
+    if killed:
+        raise subprocess.TimeoutExpired(cmd, timeout)
+    return status
+
+
 def run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir).resolve()
     state_dir = Path(args.state_dir).resolve()
@@ -123,15 +164,12 @@ def run(args: argparse.Namespace) -> int:
                 "-s", f"SEEDS_DIR={seeds_dir_from_settings(args.seeds_dir)}",
                 "-s", "DOWNLOAD_DELAY=0",
                 "-s", "AUTOTHROTTLE_ENABLED=False",
-                "-s", "LOG_LEVEL=WARNING",
+                "-s", "LOG_LEVEL=INFO",
+                "-s", f"PROGRESS_INTERVAL={args.progress}",
             ]  # fmt: skip
             print(f"crawling {site} ({portals[site].display_name}) …", flush=True)
             try:
-                # argv is this interpreter running scrapy on a validated portal name
-                done = subprocess.run(  # noqa: S603
-                    cmd, cwd=ROOT, env=env, timeout=args.timeout, check=False
-                )
-                status = done.returncode
+                status = _crawl_showing_progress(cmd, site, env, args.timeout)
             except subprocess.TimeoutExpired:
                 status = 124
                 print(f"  {site}: timed out after {args.timeout:.0f} s", file=sys.stderr)

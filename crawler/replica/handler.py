@@ -21,6 +21,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from crawler.diagnose import BadReplicaURL
+
 
 def replica_url_for(url: str, replica: str) -> str:
     """``http(s)://host/path?q`` -> ``REPLICA/host/path?q``."""
@@ -41,6 +43,10 @@ class ReplicaDownloadHandler(HTTP11DownloadHandler):
         self._replica = str(replica)
 
     async def download_request(self, request: Request) -> Response:
+        if not self._replica.startswith(("http://", "https://")):
+            raise BadReplicaURL(
+                osError=f"REPLICA_URL {self._replica!r} has no scheme (write http://{self._replica})"
+            )
         routed = request.replace(url=replica_url_for(request.url, self._replica))
         response = await super().download_request(routed)
         return response.replace(url=request.url)

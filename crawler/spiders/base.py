@@ -33,12 +33,14 @@ import scrapy
 from parsel import Selector
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import jpage, links
 from crawler.blocking import PortalBlocked
 from crawler.items import PageItem, RevisitPage
 from crawler.portals import Portal
+from crawler.preflight import PortalArguments
 from crawler.revisit import revisit_failure, revisit_page
 from pipelines.multipage import continuation_urls, further_pages, page_number
 
@@ -77,6 +79,8 @@ class BaseNewsSpider(scrapy.Spider):
     max_articles: int = 0
     charset: ClassVar[str | None] = None
     selectors: ClassVar[dict[str, Any]] = {}
+    # the -a arguments ``scrapy crawl`` accepts (checked before the crawl starts)
+    arguments: ClassVar[type[PortalArguments]] = PortalArguments
 
     def __init__(
         self,
@@ -142,6 +146,10 @@ class BaseNewsSpider(scrapy.Spider):
         name = type(failure.value).__name__
         self.crawler.stats.inc_value(f"spider/failed/{kind}")
         self.crawler.stats.inc_value(f"spider/failed/{name}")
+        if isinstance(failure.value, HttpError):
+            status = failure.value.response.status
+            self.logger.warning("HTTP %d for %s page: %s", status, kind, url)
+            return
         self.logger.warning("download failed: %s: %s: %s", url, name, failure.getErrorMessage())
 
     # -- list pages --------------------------------------------------------
