@@ -156,6 +156,11 @@ REVISIT_BACKOFF = 2.0
 REVISIT_MAX_PER_RUN = 200
 # Seconds between progress lines during a crawl (list pages, articles, errors); 0 = none.
 PROGRESS_INTERVAL = 10.0
+# `python -m crawler status` alarms: runs in a row with no new article (after runs that had
+# some) that mean the yield fell to zero; the error share the last run must pass (and twice
+# the portal's usual share) to mean errors rose.
+STATUS_ZERO_YIELD_RUNS = 3
+STATUS_ERROR_RISE_FLOOR = 0.05
 # `scrapy crawl` exits with the run's status (see scrapy crawl -h); `scrapy list` names bad files.
 COMMANDS_MODULE = "crawler.scrapy_commands"
 

@@ -27,11 +27,8 @@ from statistics import median
 from typing import Any
 
 from crawler.clock import utc_now
-
-# Runs in a row with no new article (after runs that had some) that raise the alarm.
-ZERO_YIELD_RUNS = 3
-# The last run's error share must pass this and twice the earlier median to raise it.
-ERROR_RISE_FLOOR = 0.05
+from crawler.settings import STATUS_ERROR_RISE_FLOOR as ERROR_RISE_FLOOR
+from crawler.settings import STATUS_ZERO_YIELD_RUNS as ZERO_YIELD_RUNS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
