@@ -35,6 +35,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
+from crawler import settings as defaults  # the one place of the defaults
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,7 +57,7 @@ class HostDeferred(RobotParser):
 class RobotsPolicyMiddleware(RobotsTxtMiddleware):
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
-        policy = crawler.settings.get("ROBOTSTXT_UNAVAILABLE", "defer")
+        policy = crawler.settings.get("ROBOTSTXT_UNAVAILABLE", defaults.ROBOTSTXT_UNAVAILABLE)
         if policy not in {"defer", "allow"}:
             raise NotConfigured(f"ROBOTSTXT_UNAVAILABLE must be 'defer' or 'allow', not {policy!r}")
         self._defer = policy == "defer"

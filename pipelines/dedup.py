@@ -53,6 +53,7 @@ from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler import settings as defaults  # the one place of the defaults
 from crawler import signals
 from crawler.dedup.engine import Deduplicator, prepare
 from crawler.dedup.index import DedupIndex, IndexParams
@@ -74,11 +75,11 @@ STAT_KEYS = {
 def params_from_settings(settings: Any) -> IndexParams:
     """The index parameters named by the DEDUP_* settings."""
     return IndexParams(
-        shingle_size=settings.getint("DEDUP_SHINGLE_SIZE", 5),
-        num_perm=settings.getint("DEDUP_NUM_PERM", 64),
-        seed=settings.getint("DEDUP_SEED", 1),
-        scheme=settings.get("DEDUP_SCHEME", "affine32"),
-        lsh_threshold=settings.getfloat("DEDUP_LSH_THRESHOLD", 0.4),
+        shingle_size=settings.getint("DEDUP_SHINGLE_SIZE", defaults.DEDUP_SHINGLE_SIZE),
+        num_perm=settings.getint("DEDUP_NUM_PERM", defaults.DEDUP_NUM_PERM),
+        seed=settings.getint("DEDUP_SEED", defaults.DEDUP_SEED),
+        scheme=settings.get("DEDUP_SCHEME", defaults.DEDUP_SCHEME),
+        lsh_threshold=settings.getfloat("DEDUP_LSH_THRESHOLD", defaults.DEDUP_LSH_THRESHOLD),
     )
 
 
@@ -123,14 +124,14 @@ class DedupPipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        if not settings.getbool("DEDUP_ENABLED", True):
+        if not settings.getbool("DEDUP_ENABLED", defaults.DEDUP_ENABLED):
             raise NotConfigured("DEDUP_ENABLED is False")
         self.crawler = crawler
         self.params = params_from_settings(settings)
-        self.threshold = settings.getfloat("DEDUP_THRESHOLD", 0.5)
-        self.save_every = settings.getint("DEDUP_SAVE_EVERY", 10000)
-        self.state_dir = Path(settings.get("STATE_DIR", "state"))
-        self.output_dir = Path(settings.get("OUTPUT_DIR", "output"))
+        self.threshold = settings.getfloat("DEDUP_THRESHOLD", defaults.DEDUP_THRESHOLD)
+        self.save_every = settings.getint("DEDUP_SAVE_EVERY", defaults.DEDUP_SAVE_EVERY)
+        self.state_dir = Path(settings.get("STATE_DIR", defaults.STATE_DIR))
+        self.output_dir = Path(settings.get("OUTPUT_DIR", defaults.OUTPUT_DIR))
         self.stats = crawler.stats
         self.names = names_from_settings(settings)
         self.site = ""

@@ -27,6 +27,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from crawler import settings as defaults  # the one place of the defaults
 from crawler.items import ArticleItem
 
 # Reasons in the order they are checked; each is also a quality flag name.
@@ -58,8 +59,8 @@ class ValidatePipeline:
         settings = crawler.settings
         return cls(
             crawler,
-            settings.getint("MIN_TEXT_CHARS", 80),
-            settings.getint("SHORT_TEXT_CHARS", 300),
+            settings.getint("MIN_TEXT_CHARS", defaults.MIN_TEXT_CHARS),
+            settings.getint("SHORT_TEXT_CHARS", defaults.SHORT_TEXT_CHARS),
         )
 
     def process_item(self, item: Any) -> Any:
