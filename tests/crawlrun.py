@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -90,3 +91,9 @@ def crawl(
         env=env,
     )
     return CrawlResult(done.returncode, done.stdout, done.stderr, workdir / "output")
+
+
+def stat(result: CrawlResult, name: str) -> int:
+    """A counter from the stats Scrapy dumped at the end of a crawl (0 when absent)."""
+    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
+    return int(match.group(1)) if match else 0

@@ -4,10 +4,9 @@ them, writes none of them and exits 77 ("portal is blocking the crawler")."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
-from crawlrun import CrawlResult, crawl
+from crawlrun import CrawlResult, crawl, stat
 
 from crawler.extensions import EXIT_BLOCKED
 
@@ -25,11 +24,6 @@ article = ['^http://faults\\.test/(?:article\\.html|challenge/(?!index|blocked))
 [pagination]
 style = "none"
 """
-
-
-def stat(result: CrawlResult, name: str) -> int:
-    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
-    return int(match.group(1)) if match else 0
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from crawlrun import CrawlResult, crawl
+from crawlrun import CrawlResult, crawl, stat
 
 from crawler.recordschema import SCHEMA_DIR
 from crawler.replica import cms
@@ -20,11 +19,6 @@ from crawler.replica import cms
 pytestmark = pytest.mark.e2e
 
 FIELDS = ("title", "published_at", "source", "text", "pages", "xxgk")
-
-
-def stat(result: CrawlResult, name: str) -> int:
-    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
-    return int(match.group(1)) if match else 0
 
 
 def check_records(records: list[dict[str, Any]], host: str, downloaded: bool) -> None:

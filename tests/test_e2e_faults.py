@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crawlrun import CrawlResult, crawl
+from crawlrun import CrawlResult, crawl, stat
 
 pytestmark = pytest.mark.e2e
 
@@ -34,11 +34,6 @@ article = ['^http://faults\\.test/(?!index)']
 [pagination]
 style = "none"
 """
-
-
-def stat(result: CrawlResult, name: str) -> int:
-    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
-    return int(match.group(1)) if match else 0
 
 
 @pytest.fixture(scope="module")
