@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -317,3 +318,50 @@ def test_worker_stopped_early_puts_its_leases_back(
 def test_engine_slot_still_has_the_hooked_method() -> None:
     """The acknowledgement hook wraps ``_Slot.remove_request``: fail loudly if Scrapy drops it."""
     assert callable(getattr(_Slot, "remove_request", None))
+
+
+class FakeDownloader:
+    """``Downloader.active`` and its slots' ``transferring`` sets, as the scheduler reads them."""
+
+    def __init__(self) -> None:
+        self.active: set[Request] = set()
+        self.slots = {"www.scfzw.net": SimpleNamespace(transferring=set())}
+
+    def hand_over(self, request: Request) -> None:  # engine -> downloader middlewares
+        self.active.add(request)
+
+    def send(self, request: Request) -> None:  # the slot's delay is over
+        self.slots["www.scfzw.net"].transferring.add(request)
+
+
+def test_a_worker_leases_only_what_its_downloader_sends_at_once(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    a = worker(redis_server, tmp_path, "a", CONCURRENT_REQUESTS_PER_DOMAIN=2)
+    b = worker(redis_server, tmp_path, "b", CONCURRENT_REQUESTS_PER_DOMAIN=2)
+    downloader = FakeDownloader()
+    a.crawler.engine.downloader = downloader  # type: ignore[attr-defined]
+    for n in range(4):
+        a.enqueue_request(Request(f"http://www.scfzw.net/{n}.html"))
+    first = a.next_request()
+    assert first is not None
+    downloader.hand_over(first)
+    # waiting for the portal's delay: nothing more for this worker, the other takes work
+    assert a.next_request() is None
+    assert b.next_request() is not None
+    downloader.send(first)
+    second = a.next_request()
+    assert second is not None
+    downloader.hand_over(second)
+    downloader.send(second)
+    # CONCURRENT_REQUESTS_PER_DOMAIN in transfer: full
+    assert a.next_request() is None
+    assert b.next_request() is not None
+
+
+def test_downloader_still_has_what_the_scheduler_reads() -> None:
+    """The lease rule reads ``Downloader.active`` and ``Slot.transferring``: fail if they go."""
+    from scrapy.core.downloader import Downloader, Slot
+
+    assert "active" in Downloader.__init__.__code__.co_names
+    assert "transferring" in Slot.__init__.__code__.co_names

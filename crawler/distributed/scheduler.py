@@ -28,9 +28,15 @@ back to the queue, and any worker fetches it.  After an outage no worker takes
 leases back for ``REDIS_LEASE_SECONDS``, so the workers that survived it can
 renew theirs first.
 
-A worker holds at most ``2 * CONCURRENT_REQUESTS_PER_DOMAIN`` leases (what the
-portal's download slot starts soon; Scrapy's engine would otherwise take up to
-``CONCURRENT_REQUESTS`` from the queue and leave the other workers nothing).
+A worker leases a request only when its downloader can start it now: no
+request of its waits in a download slot's queue (for ``DOWNLOAD_DELAY``) and
+fewer than ``CONCURRENT_REQUESTS_PER_DOMAIN`` are in its downloader; and it
+holds at most ``2 * CONCURRENT_REQUESTS_PER_DOMAIN`` leases in all (responses
+still in its callbacks and pipelines hold theirs).  Scrapy's engine would
+otherwise take up to ``CONCURRENT_REQUESTS`` from the queue into its slot
+queue, where they wait out the delay while the other workers find the queue
+empty: a list page links to a few requests, and the worker that fetched it
+would lease them all.
 A worker stays alive while the queue or any lease is not empty: it polls the
 queue every tick (no blocking pop, no idle gap), so it picks up what the
 others' pages link to.  The last worker to close with both empty deletes the
@@ -189,6 +195,7 @@ class RedisScheduler:
                 2 * settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
             ),
         )
+        self.slot_concurrency = max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self.base = ""
         self.spider: Spider | None = None
         self.leases: dict[Request, str] = {}  # popped here, not yet acknowledged
@@ -351,6 +358,8 @@ class RedisScheduler:
         assert self.spider is not None
         if self.lost or self._waiting() or len(self.leases) >= self.max_leases:
             return None
+        if not self._downloader_has_room():
+            return None
         if self.pending or self.acks:
             self._flush()
             if self.pending:
@@ -369,6 +378,22 @@ class RedisScheduler:
         self.leases[request] = lease_id
         self.stats.inc_value("scheduler/dequeued/redis")
         return request
+
+    def _downloader_has_room(self) -> bool:
+        """True when a request popped now would be sent at once (see the module docstring).
+
+        A request is in ``Downloader.active`` from the moment the engine hands it
+        over, but reaches a slot (and its ``transferring`` set, see
+        :mod:`crawler.downloader`) only after the downloader middlewares and the
+        slot's delay: every active request not transferring is one waiting.
+        """
+        engine = self.crawler.engine
+        downloader = getattr(engine, "downloader", None)
+        if downloader is None:
+            return True
+        active = len(downloader.active)
+        transferring = sum(len(slot.transferring) for slot in downloader.slots.values())
+        return active == transferring and active < self.slot_concurrency
 
     # -- acknowledgements --------------------------------------------------------------------
     def _hook_engine(self) -> None:
