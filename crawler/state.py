@@ -484,6 +484,17 @@ class SeenStore:
         _append_whole(self._fd, data)
         self._sha.update(data)
 
+    def claim(self, key: str, file: str, line: bytes) -> bool:
+        """Before ``line`` (the record of ``key``) is appended to ``file``: False when
+        ``key`` was written already.  ``add(key)`` follows a successful write,
+        ``release(key)`` a failed one.  Here nothing more than a look: the log is
+        reconciled with the JSONL files at open (a Redis crawl claims in Redis,
+        ``crawler.distributed.state``)."""
+        return key not in self
+
+    def release(self, key: str) -> None:
+        """The write claimed for ``key`` failed (see ``claim``): nothing to undo here."""
+
     def add(self, key: str) -> None:
         """Record ``key`` (already written to the JSONL output)."""
         if key in self.keys or "\n" in key:

@@ -312,12 +312,19 @@ class JsonlStorePipeline:
                 f"output not writable ({self.failed}); {item.url} not written", log_level="DEBUG"
             )
         key = url_key(item.url)
-        if key in self.state.seen:
+        line = encode_record(item)
+        if not self.state.seen.claim(key, appender.path.name, line):
             self.stats.inc_value("store/skipped_seen")
             raise DropItem(f"already written for this portal: {item.url}", log_level="DEBUG")
-        line = encode_record(item)
         try:
             appender.append(line)
+        except OSError as exc:
+            self.state.seen.release(key)
+            self._fail(appender.path, exc)
+            raise DropItem(
+                f"write failed ({exc}); {item.url} not written", log_level="DEBUG"
+            ) from exc
+        try:
             self.state.seen.add(key)
         except OSError as exc:
             self._fail(appender.path, exc)

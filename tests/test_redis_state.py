@@ -14,6 +14,7 @@ from crawler.distributed.addon import REDIS_DEDUP, REDIS_SCHEDULER, RedisAddon
 from crawler.distributed.connection import RedisLink, RedisStateLost
 from crawler.distributed.state import RedisSeenStore
 from crawler.ids import url_key
+from crawler.state import PortalLock
 
 
 def project() -> Settings:
@@ -68,3 +69,73 @@ def test_seen_set_starts_from_the_output_on_this_machine(
     with pytest.raises(RedisStateLost):
         store.add(url_key("http://www.scfzw.net/a/4.html"))
     assert redis_server.client().keys("*") == []
+
+
+def record_line(url: str) -> bytes:
+    return (json.dumps({"id": url_key(url), "url": url}) + "\n").encode()
+
+
+def process_store(link: RedisLink, tmp_path: Path, wid: str) -> RedisSeenStore:
+    """The seen store of process ``wid`` (``<host>-<pid>``) of portal scfzw."""
+    store = RedisSeenStore(
+        link, "scfzw", tmp_path / "state" / "scfzw" / wid, tmp_path / "output" / "scfzw" / wid
+    )
+    store.open()
+    return store
+
+
+def test_a_claimed_record_is_written_once_whatever_the_kill_point(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    link = RedisLink(redis_server.url, "zhengfa")
+    (tmp_path / "state").mkdir()
+    link.join(tmp_path / "state")
+    client = redis_server.client()
+    one, two = "http://www.scfzw.net/a/1.html", "http://www.scfzw.net/a/2.html"
+    folder = tmp_path / "output" / "scfzw"
+    # processes h-1 and h-4 are killed below; h-2 goes on; g-7 runs on another host,
+    # h-3 on this one
+    wrote, claimed, other, elsewhere, running = (
+        process_store(link, tmp_path, wid) for wid in ("h-1", "h-4", "h-2", "g-7", "h-3")
+    )
+    # h-1 killed after writing `two`, before its entry was deleted (at its next claim)
+    assert wrote.claim(url_key(two), "articles.jsonl", record_line(two))
+    (folder / "h-1").mkdir(parents=True)
+    (folder / "h-1" / "articles.jsonl").write_bytes(record_line(two))
+    wrote.add(url_key(two))
+    # h-4 killed after claiming `one`, before writing it (its file has other records)
+    (folder / "h-4").mkdir(parents=True)
+    (folder / "h-4" / "duplicates.jsonl").write_bytes(record_line("http://x/0") + b'{"url": "ht')
+    assert claimed.claim(url_key(one), "duplicates.jsonl", record_line(one))
+    assert client.hlen("zhengfa:pending:scfzw") == 2
+    # the worker that fetches both pages again writes neither
+    assert not other.claim(url_key(one), "articles.jsonl", record_line(one))
+    assert not other.claim(url_key(two), "articles.jsonl", record_line(two))
+    # a process of another host and a live one of this host keep theirs
+    assert elsewhere.claim("k-g", "articles.jsonl", b'{"url": "http://www.scfzw.net/g"}\n')
+    assert running.claim("k-h3", "articles.jsonl", b'{"url": "http://www.scfzw.net/h3"}\n')
+    running_lock = PortalLock(tmp_path / "state" / "scfzw" / "h-3.lock", "scfzw")
+    running_lock.acquire()
+    # closing, it finishes the dead process's write: `one` appended, `two` not doubled
+    other.close()
+    assert (folder / "h-1" / "articles.jsonl").read_bytes() == record_line(two)
+    # the torn last line cut, the claimed record appended
+    assert (folder / "h-4" / "duplicates.jsonl").read_bytes() == record_line(
+        "http://x/0"
+    ) + record_line(one)
+    pending = client.hkeys("zhengfa:pending:scfzw")
+    assert sorted(pending) == [b"k-g", b"k-h3"]
+    running_lock.release()
+
+
+def test_a_failed_write_gives_its_claim_back(redis_server: RedisServer, tmp_path: Path) -> None:
+    link = RedisLink(redis_server.url, "zhengfa")
+    (tmp_path / "state").mkdir()
+    link.join(tmp_path / "state")
+    store = process_store(link, tmp_path, "h-1")
+    url = "http://www.scfzw.net/a/1.html"
+    assert store.claim(url_key(url), "articles.jsonl", record_line(url))
+    store.release(url_key(url))
+    assert url_key(url) not in store
+    assert redis_server.client().hlen("zhengfa:pending:scfzw") == 0
+    assert store.claim(url_key(url), "articles.jsonl", record_line(url))  # written next time

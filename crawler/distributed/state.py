@@ -10,8 +10,18 @@ machine, and machines sharing a disk, never write the same file):
 
 The seen store of a portal is one Redis set, ``<prefix>:seen:<site>``, of the
 url keys every process wrote (``RedisSeenStore``): the incremental middleware
-and the store read it as they read the embedded store.  A key is added after
-its record is written, as in one process.  When the set is created the url
+and the store read it as they read the embedded store.
+
+A record is claimed before it is written: one script adds its key to the set
+(refused when the key is there: another process wrote it) and keeps the record
+line in ``<prefix>:pending:<site>`` (key -> ``<host>-<pid>``, file, line) until
+it is on disk; the entry is deleted with the next claim or at close.  A process
+killed between the claim and the end of the write leaves its entry; the worker
+that fetches the page again finds the key and writes nothing, and the next
+crawl process of that portal opening or closing on the same host, holding the
+dead process's lock, appends the line to the dead process's file when it is not
+there.  So a ``kill -9`` neither writes a record twice nor loses one.  When the
+set is created the url
 keys of the portal's output already on this machine (``OUTPUT_DIR/<site>/``
 and its process folders) are loaded into it, so a portal crawled in one
 process before goes on incrementally.
@@ -20,6 +30,7 @@ process before goes on incrementally.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +40,38 @@ from crawler.state import (
     ARTICLES_FILE,
     DUPLICATES_FILE,
     PortalLock,
+    PortalLocked,
     PortalState,
     SeenOpenInfo,
     SeenStore,
     iter_jsonl_keys,
+    repair_jsonl_tail,
     site_of,
 )
 
 logger = logging.getLogger(__name__)
 
 _LOAD_BATCH = 5000
+
+# claim a record's key: ARGV = prefix, seen set, pending hash, key, entry, keys written since
+_CLAIM = """
+for i = 6, #ARGV do redis.call('HDEL', ARGV[3], ARGV[i]) end
+if redis.call('SADD', ARGV[2], ARGV[4]) == 0 then return 0 end
+redis.call('HSET', ARGV[3], ARGV[4], ARGV[5])
+return 1
+"""
+_RELEASE = """
+redis.call('SREM', ARGV[2], ARGV[4])
+redis.call('HDEL', ARGV[3], ARGV[4])
+return 1
+"""
+# delete a pending entry if it is still the one read
+_DROP = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
 
 
 def process_outputs(site_dir: Path) -> list[Path]:
@@ -60,6 +93,13 @@ class RedisSeenStore(SeenStore):
         self.set_key = link.key("seen", site)
         self.log_path = Path(f"redis:{self.set_key}")  # named in messages
         self._add = link.script("return redis.call('SADD', ARGV[2], ARGV[3])")
+        self.pending_key = link.key("pending", site)
+        self.worker = state_dir.name  # the process's folders are named <host>-<pid>
+        self._claim = link.script(_CLAIM)
+        self._release = link.script(_RELEASE)
+        self._written: list[str] = []  # claimed and on disk: pending entries to delete
+        self._claimed: set[str] = set()  # claimed, not yet on disk
+        self._drop = link.client.register_script(_DROP)
 
     def __contains__(self, key: object) -> bool:
         if key in self.keys:  # written by this process
@@ -77,6 +117,7 @@ class RedisSeenStore(SeenStore):
         loaded_key = self.link.key("seen-loaded", self.site)
         if self.link.call(lambda: client.set(loaded_key, self.link.crawl_id, nx=True)):
             self._load_local(self.output_dir.parent)
+        self.finish_dead_writes()
         return SeenOpenInfo(keys=len(self))
 
     def _load_local(self, site_dir: Path) -> None:
@@ -98,10 +139,32 @@ class RedisSeenStore(SeenStore):
                 "%s: %d url keys of the output in %s loaded into Redis", self.site, total, site_dir
             )
 
+    def claim(self, key: str, file: str, line: bytes) -> bool:
+        """Add ``key`` to the set and keep ``line`` pending; False when it was there."""
+        if key in self.keys:
+            return False
+        entry = b"\n".join((self.worker.encode(), file.encode(), line))
+        done, self._written = self._written, []
+        args = [self.link.prefix, self.set_key, self.pending_key, key, entry, *done]
+        if not self.link.call(lambda: self._claim(args=args)):
+            return False
+        self._claimed.add(key)
+        return True
+
+    def release(self, key: str) -> None:
+        """The claimed write failed: the key and its pending entry go."""
+        self._claimed.discard(key)
+        args = [self.link.prefix, self.set_key, self.pending_key, key]
+        self.link.call(lambda: self._release(args=args))
+
     def add(self, key: str) -> None:
         if key in self.keys:
             return
         self.keys.add(key)  # in memory first, as the embedded store
+        if key in self._claimed:  # in the set since the claim: only its entry to delete
+            self._claimed.discard(key)
+            self._written.append(key)
+            return
         # a script: refused by a Redis that lost the crawl's state (no key written there)
         self.link.call(lambda: self._add(args=[self.link.prefix, self.set_key, key]))
 
@@ -112,7 +175,57 @@ class RedisSeenStore(SeenStore):
         """Nothing to do (see ``sync``)."""
 
     def close(self) -> None:
-        """Nothing to do (see ``sync``)."""
+        """Delete this process's pending entries; finish the writes of dead processes."""
+        if self._written:
+            done, self._written = self._written, []
+            client = self.link.client
+            self.link.call(lambda: client.hdel(self.pending_key, *done))
+        self.finish_dead_writes()
+
+    def finish_dead_writes(self) -> int:
+        """Append the pending records of this host's dead processes missing from their files.
+
+        Each dead process's folder is taken under its lock (a process still
+        running holds it, and is left alone); returns the records appended.
+        """
+        client = self.link.client
+        entries: dict[Any, Any] = self.link.call(lambda: client.hgetall(self.pending_key))
+        host = self.worker.rsplit("-", 1)[0]
+        appended = 0
+        for raw_key, value in entries.items():
+            wid_b, file_b, line = value.split(b"\n", 2)
+            wid, file = wid_b.decode(), file_b.decode()
+            if wid == self.worker or wid.rsplit("-", 1)[0] != host or "/" in wid + file:
+                continue
+            lock = PortalLock(self.dir.parent / f"{wid}.lock", self.site)
+            try:
+                lock.acquire()
+            except PortalLocked:
+                continue  # its process is running: it deletes the entry itself
+            try:
+                key = raw_key.decode()
+                path = self.output_dir.parent / wid / file
+                path.parent.mkdir(parents=True, exist_ok=True)
+                repair_jsonl_tail(path)
+                if key not in set(iter_jsonl_keys(path)):
+                    with path.open("ab") as fh:
+                        fh.write(line)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    appended += 1
+                    logger.warning(
+                        "%s: a record its process had claimed but not written when it "
+                        "ended is written now (%s)",
+                        path,
+                        key,
+                    )
+                self._drop_entry(raw_key, value)
+            finally:
+                lock.release()
+        return appended
+
+    def _drop_entry(self, key: bytes, value: bytes) -> None:
+        self.link.call(lambda: self._drop(keys=[self.pending_key], args=[key, value]))
 
 
 def redis_portal_state(crawler: Any) -> PortalState:
