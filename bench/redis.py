@@ -18,7 +18,14 @@ rate with one, two and three processes, side by side in one run.
    start to the last one's finish (Scrapy's ``start_time``/``finish_time``:
    imports and start-up not counted); CPU is the children's user+sys.
 
-    python bench/redis.py [--docs 20000] [--bulk 300] [--site scfzw]
+   Each series runs with one ``DOWNLOAD_DELAY`` (``--delays``, default ``0,0.1``):
+   0 is as fast as the CPU allows (two cores gain nothing from more
+   processes), a delay makes politeness the limit, as on real portals (one
+   process then sends one request per delay, and every process more adds as
+   many).
+
+    python bench/redis.py [--docs 20000] [--bulk 300] [--site scfzw] [--delays 0,0.1]
+                          [--no-dedup | --no-crawl]
 """
 
 from __future__ import annotations
@@ -190,25 +197,28 @@ def _stamp(args: str) -> float:
     return dt.datetime(*parts, tzinfo=dt.UTC).timestamp()
 
 
-def bench_crawl(site: str, bulk: int, port: int) -> None:
+def bench_crawl(site: str, bulk: int, port: int, delay: float) -> None:
     client = redis.Redis(port=port)
     proc, replica = start_replica("--bulk", str(bulk))
     rates: dict[int, float] = {}
     try:
-        print(f"\ncrawl: {site} on the replica, +{bulk} articles a portal, one Redis")
+        bound = "CPU-bound" if not delay else f"each process at most {1 / delay:.0f} pages/s"
+        print(f"\ncrawl: {site} on the replica, +{bulk} articles a portal, one Redis, "
+              f"DOWNLOAD_DELAY={delay:g} ({bound})")  # fmt: skip
         print(f"{'processes':>9} {'pages':>6} {'wall s':>7} {'pages/s':>8} {'CPU s':>7}")
         for n in (1, 2, 3):
             with tempfile.TemporaryDirectory() as tmp:
                 cmd = [sys.executable, "-m", "scrapy", "crawl", site, "-a", "max_pages=10000"]
                 settings = {
                     "REDIS_URL": f"redis://127.0.0.1:{port}/0",
-                    "REDIS_PREFIX": f"crawl{n}",
+                    "REDIS_PREFIX": f"crawl{n}-{delay:g}",
                     "REPLICA_URL": replica,
                     "OUTPUT_DIR": f"{tmp}/output",
                     "STATE_DIR": f"{tmp}/state",
-                    "DOWNLOAD_DELAY": "0",
+                    "DOWNLOAD_DELAY": f"{delay:g}",
+                    "DOWNLOAD_DELAY_JITTER": "0",
                     "AUTOTHROTTLE_ENABLED": "False",
-                    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+                    "CONCURRENT_REQUESTS_PER_DOMAIN": "8" if not delay else "1",
                     "PAGE_WORKERS": "0",
                     "ARCHIVE_ENABLED": "False",
                     "LOG_LEVEL": "INFO",
@@ -259,14 +269,23 @@ def main() -> int:
     parser.add_argument("--bulk", type=int, default=300, help="synthetic articles per portal")
     parser.add_argument("--site", default="scfzw", help="the portal crawled")
     parser.add_argument("--no-crawl", action="store_true", help="the duplicate stage only")
+    parser.add_argument("--no-dedup", action="store_true", help="the crawl rates only")
+    parser.add_argument(
+        "--delays",
+        default="0,0.1",
+        help="DOWNLOAD_DELAY of each crawl series, comma-separated (0: as fast as the CPU "
+        "allows; a delay: what politeness, not the CPU, limits)",
+    )
     args = parser.parse_args()
     np.random.seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         server, port = start_redis(Path(tmp))
         try:
-            bench_dedup(args.docs, port, Path(tmp))
+            if not args.no_dedup:
+                bench_dedup(args.docs, port, Path(tmp))
             if not args.no_crawl:
-                bench_crawl(args.site, args.bulk, port)
+                for delay in (float(x) for x in args.delays.split(",")):
+                    bench_crawl(args.site, args.bulk, port, delay)
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -45,6 +45,10 @@ from crawler.revisit import revisit_failure, revisit_page
 from pipelines.multipage import continuation_urls, further_pages, page_number
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
+# the next list page before the articles a list page names: a portal's list pages form
+# a chain (each names the next) that no number of workers shortens, so on a shared
+# Redis queue (first in, first out within a priority) it must not wait behind articles
+NEXT_LIST_PRIORITY = 1
 
 
 def now_china() -> str:
@@ -192,6 +196,7 @@ class BaseNewsSpider(scrapy.Spider):
                 nxt,
                 callback=self.parse_list,
                 errback=self.on_error,
+                priority=NEXT_LIST_PRIORITY,
                 meta={"kind": "list", "list_page": page + 1, "start_url": start_url},
             )
 
@@ -215,6 +220,7 @@ class BaseNewsSpider(scrapy.Spider):
             formdata=config.formdata(),
             callback=self.parse_list,
             errback=self.on_error,
+            priority=NEXT_LIST_PRIORITY,
             meta={
                 "kind": "list",
                 "list_page": page + 1,
