@@ -233,7 +233,15 @@ def bench_crawl(site: str, bulk: int, port: int, delay: float) -> None:
                                      stderr=subprocess.PIPE, text=True)
                     for _ in range(n)
                 ]  # fmt: skip
+                deadline = time.monotonic() + 120
                 while len(client.client_list()) < base + n:
+                    ended = [p for p in procs if p.poll() is not None]
+                    if ended or time.monotonic() > deadline:
+                        client.client_unpause()
+                        for p in procs:
+                            p.kill()
+                        err = ended[0].communicate()[1][-2000:] if ended else ""
+                        raise SystemExit(f"a crawl did not connect to Redis within 120 s\n{err}")
                     time.sleep(0.05)
                 client.client_unpause()
                 outs = [p.communicate(timeout=1800)[1] for p in procs]
