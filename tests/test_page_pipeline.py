@@ -49,14 +49,17 @@ async def outcome(pipe: PagePipeline, item: PageItem) -> Any:
 
 @pytest.mark.slow
 def test_a_page_that_never_finishes_is_abandoned_and_the_pool_recovers() -> None:
-    pipe = pipeline(workers=1, timeout=3)
+    pipe = pipeline(workers=1, timeout=4)
 
     async def run() -> list[Any]:
         pipe.open_spider()
         try:
 
             async def queued_later() -> Any:
-                await asyncio.sleep(1)  # PAGE_TIMEOUT counts from the hand-off to the pool
+                # handed to the pool while the hung page still runs; PAGE_TIMEOUT counts from
+                # the hand-off, so it has 3.5 s after the hung one is abandoned, for the new
+                # pool to start (seconds on a loaded machine) and extract it
+                await asyncio.sleep(3.5)
                 return await outcome(pipe, page("/a"))
 
             first = await asyncio.gather(outcome(pipe, page("/hang")), queued_later())
