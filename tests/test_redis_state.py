@@ -139,3 +139,28 @@ def test_a_failed_write_gives_its_claim_back(redis_server: RedisServer, tmp_path
     assert url_key(url) not in store
     assert redis_server.client().hlen("zhengfa:pending:scfzw") == 0
     assert store.claim(url_key(url), "articles.jsonl", record_line(url))  # written next time
+
+
+def test_closing_while_redis_is_away_does_not_hang(
+    redis_server: RedisServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from crawler.distributed import state
+
+    monkeypatch.setattr(state, "CLOSE_WAIT", 0.5)
+    link = RedisLink(redis_server.url, "zhengfa", retry_max=0.1)
+    (tmp_path / "state").mkdir()
+    link.join(tmp_path / "state")
+    store = process_store(link, tmp_path, "h-1")
+    url = "http://www.scfzw.net/a/1.html"
+    assert store.claim(url_key(url), "articles.jsonl", record_line(url))
+    store.add(url_key(url))
+    redis_server.stop()
+    try:
+        store.close()  # gives up after CLOSE_WAIT, the entry stays for the next process
+    finally:
+        redis_server.start()
+    assert "Redis unreachable at close" in caplog.text
+    assert "zhengfa:pending:scfzw until the next crawl process on this host" in caplog.text

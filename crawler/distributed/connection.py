@@ -43,6 +43,7 @@ if redis.call('EXISTS', ARGV[1] .. ':meta') == 0 then
 end
 """
 # errors that mean "not reachable now" (BusyLoadingError: loading its dump), worth a retry
+CLOSE_WAIT = 30.0  # seconds a closing process waits for an unreachable Redis
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 

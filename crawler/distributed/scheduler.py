@@ -62,13 +62,18 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.request import request_from_dict
 from twisted.internet.task import LoopingCall
 
-from crawler.distributed.connection import UNREACHABLE, RedisLink, RedisStateLost, link_for
+from crawler.distributed.connection import (
+    CLOSE_WAIT,
+    UNREACHABLE,
+    RedisLink,
+    RedisStateLost,
+    link_for,
+)
 from crawler.distributed.workers import worker_id
 
 logger = logging.getLogger(__name__)
 
 LOST_REASON = "redis_state_lost"
-CLOSE_WAIT = 30.0  # seconds a closing worker waits for an unreachable Redis
 
 _ENQUEUE = """
 local b = ARGV[2]

@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from crawler.distributed.connection import RedisLink, link_for
+from crawler.distributed.connection import CLOSE_WAIT, UNREACHABLE, RedisLink, link_for
 from crawler.distributed.workers import worker_id
 from crawler.state import (
     ARTICLES_FILE,
@@ -175,21 +175,36 @@ class RedisSeenStore(SeenStore):
         """Nothing to do (see ``sync``)."""
 
     def close(self) -> None:
-        """Delete this process's pending entries; finish the writes of dead processes."""
-        if self._written:
-            done, self._written = self._written, []
-            client = self.link.client
-            self.link.call(lambda: client.hdel(self.pending_key, *done))
-        self.finish_dead_writes()
+        """Delete this process's pending entries; finish the writes of dead processes.
 
-    def finish_dead_writes(self) -> int:
+        Redis unreachable for ``CLOSE_WAIT`` seconds: the entries stay (the next
+        process on this host finds their records in the files and deletes them).
+        """
+        client = self.link.client
+        try:
+            if self._written:
+                done, self._written = self._written, []
+                self.link.call(lambda: client.hdel(self.pending_key, *done), give_up=CLOSE_WAIT)
+            self.finish_dead_writes(give_up=CLOSE_WAIT)
+        except UNREACHABLE as exc:
+            logger.warning(
+                "%s: Redis unreachable at close (%s): the records being written stay listed in "
+                "%s until the next crawl process on this host",
+                self.site,
+                exc,
+                self.pending_key,
+            )
+
+    def finish_dead_writes(self, give_up: float | None = None) -> int:
         """Append the pending records of this host's dead processes missing from their files.
 
         Each dead process's folder is taken under its lock (a process still
         running holds it, and is left alone); returns the records appended.
         """
         client = self.link.client
-        entries: dict[Any, Any] = self.link.call(lambda: client.hgetall(self.pending_key))
+        entries: dict[Any, Any] = self.link.call(
+            lambda: client.hgetall(self.pending_key), give_up=give_up
+        )
         host = self.worker.rsplit("-", 1)[0]
         appended = 0
         for raw_key, value in entries.items():
@@ -219,13 +234,15 @@ class RedisSeenStore(SeenStore):
                         path,
                         key,
                     )
-                self._drop_entry(raw_key, value)
+                self._drop_entry(raw_key, value, give_up)
             finally:
                 lock.release()
         return appended
 
-    def _drop_entry(self, key: bytes, value: bytes) -> None:
-        self.link.call(lambda: self._drop(keys=[self.pending_key], args=[key, value]))
+    def _drop_entry(self, key: bytes, value: bytes, give_up: float | None) -> None:
+        self.link.call(
+            lambda: self._drop(keys=[self.pending_key], args=[key, value]), give_up=give_up
+        )
 
 
 def redis_portal_state(crawler: Any) -> PortalState:
