@@ -150,6 +150,7 @@ class Deduplicator:
         metas: Sequence[Meta | None] | None = None,
     ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.float64]]:
         """:meth:`decide` as arrays: match code (index in :data:`MATCHES`), row, similarity."""
+        self.index.make_room(len(ids))
         out = self.index.decide_batch(prep, ids, urls, metas, self.threshold)
         self.index.maybe_flush()
         return out
@@ -184,6 +185,7 @@ class Deduplicator:
     ) -> list[Verdict]:
         """:meth:`decide` one record after the other through the index's lookups."""
         index = self.index
+        index.make_room(len(ids))
         url_rows, hash_rows, (cand_doc, cand_row) = index.segment_matches(
             prep.bands, prep.hash_keys, prep.url_keys
         )
