@@ -34,9 +34,9 @@ _CONFIG = "tw2s"  # see the module docstring for why
 FIX_T2S = "script:t2s"
 FIX_PINYIN = "pinyin_removed"
 
-_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 # One syllable: at most 4 letters before the toned vowel ("zhuā"), 3 after ("ǎng").
-_SYLLABLE = rf"[a-zü]{{0,4}}[{_TONED}][a-zü]{{0,3}}"
+_SYLLABLE = rf"[a-zü]{{0,4}}[{TONED}][a-zü]{{0,3}}"
 # Literal-prefix patterns (fast on a whole page); the CJK character before is checked
 # in the callback.
 _PINYIN = (

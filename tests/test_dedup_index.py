@@ -309,3 +309,25 @@ def test_labels_keep_the_origin_fields_and_cluster_tables_survive_a_reopen(
     assert again.first_record(0)["id"] == "id-a"
     assert again.kept_record(1)["cluster"] == "id-a"  # merged into the first cluster
     assert again.cited == {"id-a": ["某报"]}
+
+
+def test_merging_two_key_tables_orders_entries_as_building_from_both() -> None:
+    from crawler.dedup.index import KeyTable
+
+    rng = np.random.default_rng(3)
+    for n1, n2 in ((0, 5), (5, 0), (200, 300), (1000, 7)):
+        # repeated keys within and across the tables, and keys above 2**63
+        pool = rng.integers(0, 1 << 64, 50, dtype=np.uint64)
+        k1, k2 = rng.choice(pool, n1), rng.choice(pool, n2)
+        r1 = rng.integers(0, 1 << 32, n1, dtype=np.uint64).astype(np.uint32)
+        r2 = rng.integers(0, 1 << 32, n2, dtype=np.uint64).astype(np.uint32)
+        merged = KeyTable.merged(KeyTable.build(k1, r1), KeyTable.build(k2, r2))
+        built = KeyTable.build(np.concatenate([k1, k2]), np.concatenate([r1, r2]))
+        assert merged.keys.tolist() == built.keys.tolist()
+        assert merged.rows.tolist() == built.rows.tolist()
+        assert merged.keys.dtype == np.uint64
+        assert merged.rows.dtype == np.uint32
+        found = merged.lookup(pool)
+        assert sorted(zip(*(a.tolist() for a in found), strict=True)) == sorted(
+            zip(*(a.tolist() for a in built.lookup(pool)), strict=True)
+        )

@@ -95,3 +95,17 @@ def test_the_buffer_grows_past_flush_every_within_a_batch() -> None:
     # every kept record finds itself again, by URL
     again = Deduplicator(index, 0.5).decide(prep, ids, urls)
     assert all(v.match == "url" for v in again)
+
+
+def test_flushes_merges_and_the_reused_buffer_decide_as_one_unflushed_buffer() -> None:
+    batches = _batches(5, 600, 3)  # batches smaller than the buffer: it is reused
+    results = []
+    for flush_every in (7, 1 << 20):  # many flushes and merges, the buffer reused / none
+        index = DedupIndex(None, PARAMS, flush_every=flush_every)
+        dedup = Deduplicator(index, 0.5)
+        verdicts = [v for prep, ids, urls in batches for v in dedup.decide(prep, ids, urls)]
+        results.append((verdicts, _state(index, batches), len(index.segments)))
+    (flushed, flushed_state, segments), (plain, plain_state, _) = results
+    assert segments > 1
+    assert flushed == plain
+    assert flushed_state == plain_state

@@ -137,3 +137,67 @@ def test_the_kept_character_table_is_dedup_texts_rule_on_every_code_point() -> N
         count=0x110000,
     )
     assert np.array_equal(kept, expected)
+
+
+# texts the batch kernel takes (simplified, NFKC, tone letters without pinyin), and
+# texts it must hand to the reference path (pinyin after a CJK character, traditional
+# script, full-width forms, compatibility ideographs, decomposed accents, Hangul jamo)
+BATCH_TEXTS = [
+    *TRICKY,
+    *_texts(),
+    "拼音字母ì和ā出现但不是注音 👉 表情 \U00020000 扩展区",
+    "一(yī)个括号里的拼音跟在英文后: a(yī)",
+    "中文(zhōng)注音跟在汉字后",
+    "會議發布時間",
+    "全角ＡＢＣ与半角ABC",
+    "兼容汉字\U0002f800与\uf900",
+    "e\u0301 分解的重音 가\u11a8 자모",
+    "“引号”与……省略号、顿号《书名号》·间隔号—破折号",
+]
+
+
+@pytest.mark.parametrize("size", [1, 5])
+def test_batch_prepare_equals_the_per_document_reference(size: int) -> None:
+    from crawler.dedup.engine import prepare
+    from crawler.dedup.index import IndexParams
+    from crawler.ids import content_hash
+
+    params = IndexParams(shingle_size=size, num_perm=64)
+    hasher = MinHasher(64, 1)
+    own = ["own-hash" if i % 3 == 0 else None for i in range(len(BATCH_TEXTS))]
+    prep = prepare(BATCH_TEXTS, ["http://a.cn/"] * len(BATCH_TEXTS), own, params)
+    for i, text in enumerate(BATCH_TEXTS):
+        assert prep.sigs[i].tolist() == hasher.signature(shingle_hashes(text, size)).tolist()
+        assert prep.content_hashes[i] == (own[i] or content_hash(text))
+
+
+def test_batch_kernel_takes_simplified_nfkc_text_and_flags_the_rest() -> None:
+    from crawler.dedup.fused import batch_signatures
+
+    hasher = MinHasher(64, 1)
+    texts = ["简体中文,标点。", "拼音ì不在括号里", "會議", "ＡＢＣ", "e\u0301", "\U0002f800"]
+    sigs = np.empty((len(texts), 64), dtype=np.uint32)
+    _, _, slow = batch_signatures(texts, 5, hasher.a32, hasher.b32, sigs)
+    assert slow.tolist() == [0, 2, 1, 1, 1, 1]
+
+
+def test_characters_the_batch_kernel_takes_are_nfkc_in_any_sequence() -> None:
+    """A text of characters without the _SLOW bit is NFKC whatever their order."""
+    import unicodedata
+
+    from crawler.dedup.shingles import _SLOW, _flag_table
+
+    fast = np.flatnonzero((_flag_table() & _SLOW) == 0)
+    # the planes 2-3 ideographs taken as they are have no decomposition and combine with nothing
+    for c in fast[(fast >= 0x20000) & (fast < 0x40000)].tolist():
+        assert not unicodedata.decomposition(chr(c))
+        assert not unicodedata.combining(chr(c))
+    rng = np.random.default_rng(5)
+    # every fast character next to every kind of neighbour, in random strings
+    for _ in range(40):
+        text = "".join(map(chr, rng.choice(fast, 20000).tolist()))
+        assert unicodedata.is_normalized("NFKC", text)
+    latin = fast[fast < 0x3000]
+    for _ in range(40):
+        text = "".join(map(chr, rng.choice(latin, 20000).tolist()))
+        assert unicodedata.is_normalized("NFKC", text)

@@ -328,7 +328,7 @@ def test_offline_dedup_failing_midway_leaves_the_output_folder_as_it_was(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(offline.Deduplicator, "decide", broken)
+    monkeypatch.setattr(offline.Deduplicator, "decide_arrays", broken)
     argv = [str(source / "articles.jsonl"), "--out", str(out), "--force", "--workers", "0"]
     assert dedup_cmd.run(_args(dedup_cmd, argv)) == 2
     assert (out / "articles.jsonl").read_bytes() == before

@@ -22,11 +22,13 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from crawler.dedup.fused import batch_signatures
 from crawler.dedup.index import DedupIndex, IndexParams
 from crawler.dedup.lsh import band_keys, text_hash_key, url_hash
 from crawler.dedup.minhash import MinHasher, estimate
 from crawler.dedup.shingles import code_shingle_hashes, normalized_codes
 from crawler.ids import url_key
+from pipelines.script import strip_pinyin
 
 
 @lru_cache(maxsize=8)
@@ -58,17 +60,32 @@ def prepare(
     hasher = _hasher(params.num_perm, params.seed, params.scheme)
     n = len(texts)
     sigs = np.empty((n, params.num_perm), dtype=np.uint32)
-    hashes: list[str] = []
-    for i, text in enumerate(texts):
-        codes = normalized_codes(text)
-        ch = content_hashes[i]
-        if not ch:
-            ch = hashlib.sha1(
+    slow_docs: Sequence[int]
+    if hasher.scheme == "affine32":
+        utf8, offs, slow = batch_signatures(
+            texts, params.shingle_size, hasher.a32, hasher.b32, sigs
+        )
+        slow_docs = [
+            i
+            for i in np.flatnonzero(slow).tolist()
+            if slow[i] == 1 or strip_pinyin(texts[i])[1]  # pinyin removed: not the fast form
+        ]
+    else:
+        utf8, offs, slow_docs = np.empty(0, dtype=np.uint8), np.zeros(n + 1, np.int64), range(n)
+    data = memoryview(utf8.data)
+    bounds = offs.tolist()
+    hashes: list[str] = [
+        ch or hashlib.sha1(data[bounds[i] : bounds[i + 1]]).hexdigest()
+        for i, ch in enumerate(content_hashes)
+    ]
+    for i in slow_docs:  # the reference path, one document at a time
+        codes = normalized_codes(texts[i])
+        if not content_hashes[i]:
+            hashes[i] = hashlib.sha1(
                 codes.tobytes()
                 .decode("utf-32-le", "surrogatepass")
                 .encode("utf-8", "surrogatepass")
             ).hexdigest()
-        hashes.append(ch)
         sigs[i] = hasher.signature(code_shingle_hashes(codes, params.shingle_size))
     return Prepared(
         sigs=sigs,
@@ -133,6 +150,7 @@ class Deduplicator:
         metas: Sequence[Meta | None] | None = None,
     ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.float64]]:
         """:meth:`decide` as arrays: match code (index in :data:`MATCHES`), row, similarity."""
+        self.index.make_room(len(ids))
         out = self.index.decide_batch(prep, ids, urls, metas, self.threshold)
         self.index.maybe_flush()
         return out
@@ -167,6 +185,7 @@ class Deduplicator:
     ) -> list[Verdict]:
         """:meth:`decide` one record after the other through the index's lookups."""
         index = self.index
+        index.make_room(len(ids))
         url_rows, hash_rows, (cand_doc, cand_row) = index.segment_matches(
             prep.bands, prep.hash_keys, prep.url_keys
         )

@@ -27,9 +27,12 @@ hash tables that compiled code updates, so a document can match one inserted
 just before it: :mod:`crawler.dedup.kernels`); every ``flush_every`` rows the
 buffer becomes an in-memory segment, and segments are merged size-tiered (a
 segment is merged into its predecessor when it is at least a quarter of its
-size), so a lookup searches a handful of sorted arrays through their
+size; the sorted key tables are merged with one ``searchsorted``, not sorted
+again), so a lookup searches a handful of sorted arrays through their
 top-bit directories.  :meth:`DedupIndex.decide_batch` decides a whole batch
-in one compiled loop.
+in one compiled loop.  The buffer's arrays are reused from flush to flush
+and the heap the merges free is handed back to the system, so the process's
+RSS follows the arrays.
 
 :meth:`DedupIndex.save` writes new segments into a temporary directory,
 fsyncs every file, renames the directory into place, then writes the manifest
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -132,13 +136,14 @@ class KeyTable:
     with one ``np.bincount``, not stored): each query then compares a few
     neighbouring keys instead of a ~24-step binary search over tens of
     millions of keys, whose cache misses dominated the index's time at 1 M
-    documents.  The directory costs about 2 bytes per key.
+    documents.  The directory (uint32, about 4 keys per slot: the keys of a
+    slot share one or two cache lines) costs about 1 byte per key.
     """
 
     def __init__(self, keys: NDArray[np.uint64], rows: NDArray[np.uint32]) -> None:
         self.keys = keys
         self.rows = rows
-        self._dir: NDArray[np.int64] | None = None
+        self._dir: NDArray[np.uint32] | None = None
         self._shift = np.uint64(63)
 
     @classmethod
@@ -149,18 +154,41 @@ class KeyTable:
             np.ascontiguousarray(rows[order], dtype=np.uint32),
         )
 
-    def _directory(self) -> NDArray[np.int64]:
+    @classmethod
+    def merged(cls, first: KeyTable, second: KeyTable) -> KeyTable:
+        """The table of ``first``'s entries then ``second``'s, as :meth:`build` sorts them.
+
+        Both are sorted already: ``second``'s entries are placed after the equal keys
+        of ``first`` (a stable sort's order) with one ``searchsorted``, without the
+        concatenated copy and the argsort's int64 order of every key.
+        """
+        n1, n2 = len(first.keys), len(second.keys)
+        at = np.searchsorted(first.keys, second.keys, side="right")
+        at += np.arange(n2, dtype=at.dtype)  # final positions of second's entries
+        from_first = np.ones(n1 + n2, dtype=np.bool_)
+        from_first[at] = False
+        keys = np.empty(n1 + n2, dtype=np.uint64)
+        keys[at] = second.keys
+        keys[from_first] = first.keys
+        rows = np.empty(n1 + n2, dtype=np.uint32)
+        rows[at] = second.rows
+        rows[from_first] = first.rows
+        return cls(keys, rows)
+
+    def _directory(self) -> NDArray[np.uint32]:
         if self._dir is None:
             n = len(self.keys)
-            bits = max(1, min(30, (max(n, 2) // 2).bit_length()))  # ~2 keys per slot
+            bits = max(1, min(30, (max(n, 4) // 4).bit_length()))  # ~4 keys per slot
             self._shift = np.uint64(64 - bits)
             counts = np.bincount(
                 (np.asarray(self.keys) >> self._shift).astype(np.int64), minlength=1 << bits
             )
-            self._dir = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+            directory = np.zeros(len(counts) + 1, dtype=np.uint32)
+            np.cumsum(counts, out=directory[1:])
+            self._dir = directory
         return self._dir
 
-    def directory(self) -> NDArray[np.int64]:
+    def directory(self) -> NDArray[np.uint32]:
         """Start of each top-bits slot in :attr:`keys` (and the end): see :attr:`shift`."""
         return self._directory()
 
@@ -176,8 +204,8 @@ class KeyTable:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint32)
         directory = self._directory()
         slot = (queries >> self._shift).astype(np.int64)
-        pos = directory[slot]
-        end = directory[slot + 1]
+        pos = directory[slot].astype(np.int64)
+        end = directory[slot + 1].astype(np.int64)
         active = np.nonzero(pos < end)[0]
         pos = pos[active]
         found_q: list[NDArray[np.int64]] = []
@@ -252,10 +280,10 @@ def _merge(segments: list[Segment]) -> Segment:
         total += int(seg.label_offs[-1])
 
     def table(name: str) -> KeyTable:
-        tabs = [getattr(s, name) for s in segments]
-        return KeyTable.build(
-            np.concatenate([t.keys for t in tabs]), np.concatenate([t.rows for t in tabs])
-        )
+        merged: KeyTable = getattr(segments[0], name)
+        for seg in segments[1:]:
+            merged = KeyTable.merged(merged, getattr(seg, name))
+        return merged
 
     return Segment(
         base=segments[0].base,
@@ -268,11 +296,53 @@ def _merge(segments: list[Segment]) -> Segment:
     )
 
 
-def _table(entries: int) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
-    """An empty open-addressing table for ``entries`` keys (at most half full)."""
+def _return_free_memory() -> None:
+    """Hand the allocator's free heap pages back to the system (glibc ``malloc_trim``).
+
+    Arrays under glibc's mmap threshold (up to 32 MiB: a small segment's, a
+    merge's temporaries) live on the heap, and what they leave free when
+    segments merge stays in the process's RSS (about 140 MiB at 1 M rows)
+    unless trimmed.  A no-op where the C library has no ``malloc_trim``.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
+def _reused(old: NDArray[Any] | None, shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
+    """``old`` when it has ``shape``, else a new array of it (contents undefined)."""
+    return old if old is not None and old.shape == shape else np.empty(shape, dtype=dtype)
+
+
+def _cleared_table(
+    keys: NDArray[np.uint64] | None, vals: NDArray[np.int64] | None, entries: int
+) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """``keys`` and ``vals`` emptied when they have :func:`_table`'s size, else a new table."""
+    if keys is None or vals is None or len(keys) != _table_size(entries):
+        return _table(entries)
+    keys.fill(0)
+    vals.fill(-1)
+    return keys, vals
+
+
+def _table_size(entries: int) -> int:
     size = 16
     while size < 2 * entries:
         size *= 2
+    return size
+
+
+def _table(entries: int) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """An empty open-addressing table for ``entries`` keys (at most half full)."""
+    size = _table_size(entries)
     return np.zeros(size, dtype=np.uint64), np.full(size, -1, dtype=np.int64)
 
 
@@ -343,20 +413,42 @@ class DedupIndex:
 
     # -- buffer ---------------------------------------------------------------
     def _reset_buffer(self) -> None:
+        """An empty buffer for ``flush_every`` rows.
+
+        The previous buffer's arrays are cleared and reused where they have the
+        size a new one would get (about 33 MB at 16,384 rows of 128 values):
+        fresh ones at every flush left freed heap in the process's RSS.
+        """
         self._base = self.segments[-1].base + self.segments[-1].n if self.segments else 0
         cap = max(1, self.flush_every)
         nb = self.params.bands
         self._buf_n = 0
-        self._buf_sigs = np.empty((cap, self.params.num_perm), dtype=np.uint32)
-        self._buf_bands = np.empty((cap, nb), dtype=np.uint64)
+        shape = (cap, self.params.num_perm)
+        self._buf_sigs = _reused(getattr(self, "_buf_sigs", None), shape, np.uint32)
+        self._buf_bands = _reused(getattr(self, "_buf_bands", None), (cap, nb), np.uint64)
         self._buf_labels: list[bytes] = []
         # band key -> the chain of the buffer entries (local row * bands + band) holding it
-        self._band_keys, self._band_heads = _table(cap * nb)
-        self._band_chain = np.empty(cap * nb, dtype=np.int64)
+        self._band_keys, self._band_heads = _cleared_table(
+            getattr(self, "_band_keys", None), getattr(self, "_band_heads", None), cap * nb
+        )
+        self._band_chain = _reused(getattr(self, "_band_chain", None), (cap * nb,), np.int64)
         # content-hash and URL key -> row (kept records and the reprints pointed at them)
-        self._hash_keys, self._hash_vals = _table(cap)
-        self._url_keys, self._url_vals = _table(cap)
+        self._hash_keys, self._hash_vals = _cleared_table(
+            getattr(self, "_hash_keys", None), getattr(self, "_hash_vals", None), cap
+        )
+        self._url_keys, self._url_vals = _cleared_table(
+            getattr(self, "_url_keys", None), getattr(self, "_url_vals", None), cap
+        )
         self._fill = np.zeros(2, dtype=np.int64)  # entries in the URL and hash tables
+
+    def make_room(self, rows: int) -> None:
+        """Flush first when ``rows`` more would take the buffer past ``flush_every``.
+
+        The buffer then keeps its size (it grows only for a batch larger than
+        ``flush_every``) and its arrays are reused at every flush.
+        """
+        if self._buf_n and self._buf_n + rows > self.flush_every:
+            self.flush()
 
     def _reserve(self, rows: int) -> None:
         """Room in the buffer for ``rows`` more rows and as many URL and hash entries."""
@@ -481,7 +573,9 @@ class DedupIndex:
             last = self.segments.pop()
             prev = self.segments.pop()
             self.segments.append(_merge([prev, last]))
+            del last, prev  # freed before the next merge allocates
         self._reset_buffer()
+        _return_free_memory()
 
     # -- lookups --------------------------------------------------------------
     def lookup_url(self, url_key: int) -> int | None:

@@ -154,7 +154,7 @@ def insert_row(
 def segment_best(
     bands: NDArray[np.uint64],
     sigs: NDArray[np.uint32],
-    directory: NDArray[np.int64],
+    directory: NDArray[np.uint32],
     shift: np.uint64,
     tkeys: NDArray[np.uint64],
     trows: NDArray[np.uint32],
@@ -173,8 +173,8 @@ def segment_best(
         for b in range(nb):
             q = bands[i, b]
             slot = int(q >> shift)
-            pos = directory[slot]
-            end = directory[slot + 1]
+            pos = np.int64(directory[slot])
+            end = np.int64(directory[slot + 1])
             while pos < end:
                 k = tkeys[pos]
                 if k > q:  # sorted within a slot

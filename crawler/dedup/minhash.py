@@ -93,10 +93,10 @@ class MinHasher:
         self._b: NDArray[np.unsignedinteger[Any]]
         self._buf = np.empty(0, dtype=np.uint32)  # reused: fresh large arrays cost page faults
         if scheme == "affine32":
-            self._a32 = np.ascontiguousarray(a, dtype=np.uint32)
-            self._b32 = np.ascontiguousarray(b, dtype=np.uint32)
-            self._a = self._a32[:, None]
-            self._b = self._b32[:, None]
+            self.a32 = np.ascontiguousarray(a, dtype=np.uint32)  # the permutations
+            self.b32 = np.ascontiguousarray(b, dtype=np.uint32)
+            self._a = self.a32[:, None]
+            self._b = self.b32[:, None]
         else:
             self._a = np.ascontiguousarray(a, dtype=np.uint64)[:, None]
             self._b = np.ascontiguousarray(b, dtype=np.uint64)[:, None]
@@ -107,9 +107,7 @@ class MinHasher:
             return self.signature_numpy(hashes)
         out = np.full(self.num_perm, _EMPTY, dtype=np.uint32)
         if len(hashes):
-            _affine32_kernel(
-                np.ascontiguousarray(hashes, dtype=np.uint32), self._a32, self._b32, out
-            )
+            _affine32_kernel(np.ascontiguousarray(hashes, dtype=np.uint32), self.a32, self.b32, out)
         return out
 
     def signature_numpy(self, hashes: NDArray[np.uint32]) -> NDArray[np.uint32]:

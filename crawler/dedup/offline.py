@@ -58,7 +58,6 @@ REQUIRED = ("id", "url", "text")
 OUTPUTS = ("articles.jsonl", "duplicates.jsonl")
 ADDED = ("duplicate_of", "similarity", "match", "cluster")  # fields a reprint gains
 ORIGIN_FIELDS = ("site", "site_name", "source", "published_at", "published_precision", "fetched_at")
-_CODES = {m or None: k for k, m in enumerate(MATCHES)}  # Verdict.match -> code
 _HAS_HASH = 1  # the line has its own content_hash
 _PLAIN = 2  # the line is a JSON object with none of ADDED: reprint fields can be spliced in
 _OWN_CLUSTER = 4  # the line has a ``cluster`` of its own (a string)
@@ -406,15 +405,14 @@ def dedup_files(
             if not rng.ids:
                 continue
             metas = [{"cluster": c} if c else None for c in rng.clusters]
-            verdicts = dedup.decide(rng.prep, rng.ids, rng.urls, metas if any(metas) else None)
+            match, row, sims = dedup.decide_arrays(
+                rng.prep, rng.ids, rng.urls, metas if any(metas) else None
+            )
             n = len(rng.ids)
             first = len(recs.ids)
-            code = _CODES.__getitem__
-            match = np.fromiter((code(v.match) for v in verdicts), dtype=np.uint8, count=n)
-            row = np.fromiter((v.row for v in verdicts), dtype=np.int64, count=n)
-            sim = np.fromiter((v.similarity for v in verdicts), dtype=np.float32, count=n)
+            sim = sims.astype(np.float32)
             for i in np.flatnonzero(match == 0).tolist():  # kept: new rows, in order
-                recs.clusters.append(verdicts[i].cluster or rng.ids[i])
+                recs.clusters.append(rng.clusters[i] or rng.ids[i])
             for i in np.flatnonzero(match).tolist():
                 recs.dup_sigs[first + i] = rng.prep.sigs[i].copy()
             recs.file_no.append(np.full(n, rng.file_no, dtype=np.int16))
@@ -509,9 +507,10 @@ def _write(
                     summary.kept += 1
                     own = recs.own_clusters.get(r, recs.ids[r]) if flags & _OWN_CLUSTER else None
                     if own == cluster:
-                        kept_f.write(line + b"\n")
+                        kept_f.write(line)
+                        kept_f.write(b"\n")
                     else:
-                        kept_f.write(_with_fields(line, {"cluster": cluster}, plain))
+                        _write_with_fields(kept_f, line, {"cluster": cluster}, plain)
                     continue
                 code = int(cols["match"][r])
                 if code and k == first_of_row[rows[r]]:  # matched to the record still kept
@@ -532,7 +531,7 @@ def _write(
                 }
                 if not flags & _HAS_HASH:
                     extra = {"content_hash": recs.hashes[r], **extra}
-                dup_f.write(_with_fields(line, extra, plain))
+                _write_with_fields(dup_f, line, extra, plain)
     finally:
         for f in files:
             f.close()
@@ -540,28 +539,32 @@ def _write(
 
 def _lines(
     files: Sequence[BinaryIO], cols: dict[str, NDArray[Any]], block: int = 4 << 20
-) -> Iterator[bytes]:
+) -> Iterator[memoryview]:
     """Each record's line, in input order, read in blocks of about ``block`` bytes."""
     file_no, starts, ends = cols["file_no"].tolist(), cols["starts"].tolist(), cols["ends"].tolist()
-    buf, buf_file, buf_start, buf_end = b"", -1, 0, 0
+    buf, buf_file, buf_start, buf_end = memoryview(b""), -1, 0, 0
     for no, a, b in zip(file_no, starts, ends, strict=True):
         if no != buf_file or a < buf_start or b > buf_end:
             f = files[no]
             f.seek(a)
-            buf, buf_file, buf_start = f.read(max(block, b - a)), no, a
+            buf, buf_file, buf_start = memoryview(f.read(max(block, b - a))), no, a
             buf_end = a + len(buf)
-        yield buf[a - buf_start : b - buf_start]
+        yield buf[a - buf_start : b - buf_start]  # a view: the line is not copied
 
 
-def _with_fields(line: bytes, extra: dict[str, Any], plain: bool) -> bytes:
-    """``line`` (a JSON object) with ``extra`` set, newline-terminated.
+def _write_with_fields(
+    out: BinaryIO, line: bytes | memoryview, extra: dict[str, Any], plain: bool
+) -> None:
+    """Write ``line`` (a JSON object) with ``extra`` set, newline-terminated, to ``out``.
 
     A plain line (none of the keys present) gets them spliced before its closing
     brace, in the crawl's ``", "`` / ``": "`` style; otherwise it is re-serialized.
     """
-    if plain and line.endswith(b"}"):
+    if plain and line[-1:] == b"}":
         added = b", ".join(orjson.dumps(k) + b": " + orjson.dumps(v) for k, v in extra.items())
-        return line[:-1] + b", " + added + b"}\n"
+        out.write(line[:-1])
+        out.write(b", " + added + b"}\n")
+        return
     rec = orjson.loads(line)
     rec.update(extra)
-    return orjson.dumps(rec) + b"\n"
+    out.write(orjson.dumps(rec) + b"\n")

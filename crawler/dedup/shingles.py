@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from crawler.dedup.jit import lazy_njit
 from crawler.ids import _STRIP_CATEGORIES, comparable_text
-from pipelines.script import strip_pinyin, traditional_only
+from pipelines.script import TONED, strip_pinyin, traditional_only
 
 # Polynomial base (the 32-bit FNV prime) and MurmurHash3 fmix32 constants.
 _POLY = 0x01000193
@@ -43,11 +43,41 @@ SHINGLE_HASH = "poly32-fmix32"  # recorded in the index manifest
 
 _KEEP = np.uint8(1)  # kept by dedup_text
 _TRAD = np.uint8(2)  # a traditional-only character (pipelines.script.traditional_only)
+# A character that may change under NFKC in context (not NFKC-stable alone, a combining
+# mark, the second half of a canonical composition, a Hangul vowel or final jamo; outside
+# planes 0-1 everything but the CJK ideograph planes 2-3 bar the compatibility
+# ideographs): a text without any is NFKC.
+_SLOW = np.uint8(4)
+# A tone-marked letter: only a text holding one can have converter pinyin to strip
+# (pipelines.script.strip_pinyin).
+_TONE = np.uint8(8)
 _flags: NDArray[np.uint8] | None = None
 
 
+def _slow_bits() -> NDArray[np.bool_]:
+    """Code point -> whether it is a :data:`_SLOW` character (~0.07 s)."""
+    slow = np.ones(0x110000, dtype=np.bool_)
+    slow[0x20000:0x40000] = False  # ideographs without decompositions (tested) ...
+    slow[0x2F800:0x2FA20] = True  # ... bar the compatibility ideographs supplement
+    seconds: set[int] = set()
+    for c in range(0x20000):
+        ch = chr(c)
+        d = unicodedata.decomposition(ch)
+        # a character without a decomposition mapping is NFKC-stable on its own
+        slow[c] = unicodedata.combining(ch) != 0 or (
+            bool(d) and unicodedata.normalize("NFKC", ch) != ch
+        )
+        if d and not d.startswith("<") and len(parts := d.split()) == 2:
+            seconds.add(int(parts[1], 16))
+    slow[sorted(seconds)] = True
+    slow[0x1161:0x1176] = True  # Hangul vowel jamo: compose with a leading consonant
+    slow[0x11A8:0x11C3] = True  # Hangul final jamo: compose with an LV syllable
+    slow[0xD800:0xE000] = True  # lone surrogates
+    return slow
+
+
 def _flag_table() -> NDArray[np.uint8]:
-    """Code point -> _KEEP | _TRAD (built once per process, ~0.3 s)."""
+    """Code point -> _KEEP | _TRAD | _SLOW | _TONE (built once per process, ~0.4 s)."""
     global _flags
     if _flags is None:
         strip = frozenset(_STRIP_CATEGORIES)
@@ -61,6 +91,8 @@ def _flag_table() -> NDArray[np.uint8]:
                 count=hi - lo,
             )
         flags[:0x10000] |= traditional_only().astype(np.uint8) * _TRAD
+        flags |= _slow_bits().astype(np.uint8) * _SLOW
+        flags[[ord(ch) for ch in TONED]] |= _TONE
         _flags = flags
     return _flags
 
