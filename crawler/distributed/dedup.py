@@ -183,8 +183,9 @@ end
 # ARGV: prefix, bands, signature bytes, rows a signature string, view seq (-1: none),
 # view version, verdicts (one char a document: '?' undecided, 'u' url, 'h' content hash,
 # 'n' near duplicate, 'k' kept), targets (4 bytes a document), url keys, content-hash keys,
-# band keys (8 bytes each), signatures, then per document its cluster, record JSON and
-# the values of its buckets before it (a kept document decided on a view, see _bucket_ops).
+# band keys (8 bytes each), signatures, the documents' clusters, record JSONs and the
+# values of their buckets before them (a kept document decided on a view, see
+# _bucket_ops), each concatenated, and per document the three lengths (4 bytes each).
 _DECIDE = (
     _TABLES
     + """
@@ -192,6 +193,18 @@ local nb, sigb, chunk = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local sw, vw, want = tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local tg, uk, hk, bk, sg = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local n = #want
+-- per document its cluster, record JSON and bucket values, cut from three strings
+local extra = {}
+do
+  local lens, at = ARGV[16], {1, 1, 1}
+  for i = 1, n do
+    local a, b, c = struct.unpack('>I4I4I4', lens, 12 * i - 11)
+    extra[i] = {string.sub(ARGV[13], at[1], at[1] + a - 1),
+                string.sub(ARGV[14], at[2], at[2] + b - 1),
+                string.sub(ARGV[15], at[3], at[3] + c - 1)}
+    at = {at[1] + a, at[2] + b, at[3] + c}
+  end
+end
 local B, U, H = tbl('b'), tbl('u'), tbl('h')
 local seq = tonumber(redis.call('GET', d .. ':seq') or '0')
 local ver = redis.call('GET', d .. ':ver') or '0'
@@ -244,7 +257,7 @@ for i = 1, n do
   else
     if w == 'u' or w == 'h' then stop = i; break end
     local keys, vals, over, any, conflict = {}, {}, {}, false, false
-    local ops = ARGV[12 + 3 * i]
+    local ops = extra[i][3]
     if w == 'k' and not check and ops ~= '' then
       -- the view holds: the worker sent each bucket's value (the rows before this one)
       local pos = 1
@@ -300,7 +313,7 @@ for i = 1, n do
       if slot == 0 or seq == 1 then redis.call('SET', skey, string.rep('\\0', chunk * sigb)) end
       redis.call('SETRANGE', skey, slot * sigb, string.sub(sg, (i - 1) * sigb + 1, i * sigb))
       put(U, ukey, row); put(H, hkey, row)
-      local cluster, rec = ARGV[10 + 3 * i], ARGV[11 + 3 * i]
+      local cluster, rec = extra[i][1], extra[i][2]
       redis.call('HSET', d .. ':r', row, rec)
       if cluster ~= '' then redis.call('HSETNX', d .. ':k', cluster, rec) end
       wrote = true
@@ -317,8 +330,8 @@ end
 local vu, vh, vc, vn = {}, {}, {}, {}
 for i = stop, n do
   local reuse = i == stop and read  -- its keys were not found either
-  vu[#vu + 1] = reuse and '' or get(U, string.sub(uk, 8 * i - 7, 8 * i)) or ''
-  vh[#vh + 1] = reuse and '' or get(H, string.sub(hk, 8 * i - 7, 8 * i)) or ''
+  vu[#vu + 1] = (not reuse and get(U, string.sub(uk, 8 * i - 7, 8 * i))) and '1' or '0'
+  vh[#vh + 1] = (not reuse and get(H, string.sub(hk, 8 * i - 7, 8 * i))) and '1' or '0'
   local found, counts = {}, {}
   for b = 1, nb do
     local v, spilled
@@ -335,7 +348,8 @@ for i = stop, n do
   vc[#vc + 1] = table.concat(found)
   vn[#vn + 1] = table.concat(counts)
 end
-return {table.concat(kinds), table.concat(rows), kept, cited, seq, ver, vu, vh, vc, vn}
+return {table.concat(kinds), table.concat(rows), kept, cited, seq, ver,
+        table.concat(vu), table.concat(vh), table.concat(vc), table.concat(vn)}
 """
 )
 
@@ -456,24 +470,41 @@ class _View:
     """What the server held for one document when it stopped.
 
     Whether its url and content-hash keys are known, the rows in its buckets
-    (``cands``), and per bucket its packed rows and whether they spilled over
-    to a string of their own (``buckets``).
+    (``cands``), and per bucket where its packed rows start in ``rows``, how many
+    bytes they take and whether they spilled over to a string of their own.
     """
 
     url: bool
     hash: bool
     cands: NDArray[np.int64]
-    buckets: list[tuple[bytes, bool]]
+    rows: bytes
+    counts: NDArray[np.uint32]
 
     @classmethod
-    def parse(cls, url: bytes, hash_: bytes, rows: bytes, counts: bytes) -> _View:
-        buckets: list[tuple[bytes, bool]] = []
-        at = 0
-        for count in np.frombuffer(counts, dtype=">u4").tolist():
-            size = 4 * (count & (SPILLED - 1))
-            buckets.append((rows[at : at + size], bool(count & SPILLED)))
-            at += size
-        return cls(bool(url), bool(hash_), np.unique(_rows(rows)), buckets)
+    def parse_all(
+        cls, urls: bytes, hashes: bytes, rows: bytes, counts: bytes, bands: int
+    ) -> list[_View]:
+        """The views of a script's reply: ``0``/``1`` a document for its url and content-hash
+        keys, the packed rows of all their buckets and the per-bucket counts."""
+        per = np.frombuffer(counts, ">u4").reshape(-1, bands)
+        ends = np.cumsum(4 * (per & (SPILLED - 1)).sum(axis=1)).tolist()
+        out, at = [], 0
+        for j, end in enumerate(ends):
+            mine = rows[at:end]
+            at = end
+            out.append(cls(urls[j] == 49, hashes[j] == 49, np.unique(_rows(mine)), mine, per[j]))
+        return out
+
+    def buckets(self) -> list[tuple[bytes, bool]]:
+        """Per bucket its packed rows and whether they spilled over."""
+        sizes = 4 * (self.counts & (SPILLED - 1))
+        ends = np.cumsum(sizes).tolist()
+        spilled = (self.counts >= SPILLED).tolist()
+        out, at = [], 0
+        for end, spill in zip(ends, spilled, strict=True):
+            out.append((self.rows[at:end], spill))
+            at = end
+        return out
 
 
 def _bucket_ops(
@@ -485,17 +516,19 @@ def _bucket_ops(
     packed rows, or ``-`` (empty); ``changed`` holds the buckets the call's
     earlier kept documents appended to, and gets this one's.
     """
-    out = bytearray()
-    for key, seen in zip(keys, view.buckets, strict=True):
+    out = []
+    for key, seen in zip(keys, view.buckets(), strict=True):
         value, spilled = changed.get(key, seen)
         if spilled:
-            out += b"a"
+            out.append(b"a")
+            changed[key] = (b"", True)
         elif value:
-            out += b"v" + bytes((len(value),)) + value
+            out.append(b"v%c%s" % (len(value), value))
+            changed[key] = (b"", True) if len(value) >= 60 else (value + row, False)
         else:
-            out += b"-"
-        changed[key] = (b"", True) if spilled or len(value) >= 60 else (value + row, False)
-    return bytes(out)
+            out.append(b"-")
+            changed[key] = (row, False)
+    return b"".join(out)
 
 
 class RedisIndex:
@@ -564,24 +597,25 @@ class RedisIndex:
         bands = prep.bands.astype(">u8").tobytes()
         sigs = prep.sigs.astype("<u4").tobytes()  # as numpy reads them back
         nb, sb = self.bands * 8, self.sig_bytes
-        extra: list[Any] = []
+        clusters: list[bytes] = []
+        recs: list[bytes] = []
+        ops: list[bytes] = [b""] * n
         for rec in records:
             cluster = str(rec.get("cluster") or rec["id"])
             packed = {k: v for k, v in rec.items() if v is not None}
             packed["cluster"] = cluster
-            extra += [
-                "" if cluster == rec["id"] else cluster,
-                json.dumps(packed, ensure_ascii=False, separators=(",", ":")),
-                b"",
-            ]
+            clusters.append(b"" if cluster == rec["id"] else cluster.encode())
+            recs.append(json.dumps(packed, ensure_ascii=False, separators=(",", ":")).encode())
         out: list[Decision] = []
         start, seq, ver = 0, -1, ""
         want, targets, sims = "?" * n, bytes(4 * n), [1.0] * n
         while start < n:
+            parts = (clusters[start:], recs[start:], ops[start:])
+            lens = np.array([[len(x) for x in p] for p in parts], dtype=">u4").T.tobytes()
             raw = self._run(
                 "decide", self.bands, sb, self.chunk, seq, ver, want, targets,
                 ukeys[8 * start:], hkeys[8 * start:], bands[nb * start:], sigs[sb * start:],
-                *extra[3 * start:],
+                *(b"".join(p) for p in parts), lens,
             )  # fmt: skip
             kinds, rows = _text(raw[0]), _rows(raw[1]).tolist()
             dups = iter(zip(raw[2], raw[3], strict=True))
@@ -607,10 +641,8 @@ class RedisIndex:
             if start == n:
                 break
             seq, ver = int(raw[4]), _text(raw[5])
-            views = [_View.parse(*v) for v in zip(raw[6], raw[7], raw[8], raw[9], strict=True)]
-            want, targets, sims, ops = self._local(prep, start, views, seq)
-            for j, op in enumerate(ops):
-                extra[3 * (start + j) + 2] = op
+            views = _View.parse_all(raw[6], raw[7], raw[8], raw[9], self.bands)
+            want, targets, sims, ops[start:] = self._local(prep, start, views, seq)
         return out
 
     def _local(
