@@ -9,8 +9,10 @@ rate with one, two and three processes, side by side in one run.
    :class:`crawler.distributed.dedup.RedisIndex` on a ``redis-server`` this
    script starts on a free loopback port: batches of 100 (the bench's and the
    offline command's shape) and of 1 (the crawl's: one item at a time).
-   Prints documents/s, the ratio, the verdicts' agreement, and Redis's memory
-   per document (``used_memory``), scaled to a million articles.
+   Prints documents/s, the ratio, the verdicts' agreement, the Redis commands
+   a document costs (a figure the machine's load does not move), and Redis's
+   memory per document (``used_memory``), scaled to a million articles.
+   ``--no-crawl`` runs this part alone.
 2. **Crawl rate.**  The replica with ``--bulk`` articles per portal; one
    portal crawled by 1, 2 and 3 ``scrapy crawl`` processes at once on one
    Redis (a fresh prefix each time), held at their first Redis write until all
@@ -31,8 +33,6 @@ rate with one, two and three processes, side by side in one run.
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import re
 import resource
 import shutil
@@ -47,9 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # this file's folder first on the path would make ``import redis`` import this script
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))  # the synthetic articles of the tests
 
 import numpy as np  # noqa: E402
 import redis  # noqa: E402
+from synthetic import articles  # noqa: E402
 
 from crawler import settings as S  # noqa: E402
 from crawler.commands.demo import start_replica  # noqa: E402
@@ -59,7 +61,6 @@ from crawler.distributed.connection import RedisLink  # noqa: E402
 from crawler.distributed.dedup import RedisIndex  # noqa: E402
 from crawler.ids import record_id, url_key  # noqa: E402
 
-PAIRS = ROOT / "tests" / "data" / "dedup" / "pairs.jsonl"
 PARAMS = IndexParams(
     shingle_size=S.DEDUP_SHINGLE_SIZE,
     num_perm=S.DEDUP_NUM_PERM,
@@ -90,25 +91,8 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit("redis-server did not start")
 
 
-def corpus(n: int, seed: int = 7) -> list[str]:
-    rng = random.Random(seed)  # a reproducible corpus
-    paras: list[str] = []
-    with PAIRS.open(encoding="utf-8") as f:
-        for line in f:
-            pair = json.loads(line)
-            for text in (pair["a"], pair["b"]):
-                paras += [p for p in text.split("\n") if len(p) >= 40]
-    paras = list(dict.fromkeys(paras))
-    docs: list[str] = []
-    while len(docs) < n:
-        if docs and rng.random() < 0.2:  # a reprint: an earlier article less a paragraph
-            parts = rng.choice(docs).split("\n")
-            if len(parts) > 3:
-                parts.pop(rng.randrange(len(parts)))
-            docs.append("\n".join(parts))
-        else:
-            docs.append("\n".join(rng.sample(paras, rng.randint(5, 8))))
-    return docs
+def corpus(n: int) -> list[str]:
+    return articles(n)
 
 
 def cpu() -> float:
@@ -136,6 +120,8 @@ def bench_dedup(n_docs: int, port: int, workdir: Path) -> None:
             prep.content_hashes[a:b],
         )  # fmt: skip
 
+    warm = Deduplicator(DedupIndex(None, PARAMS), threshold)  # compiled kernels loaded first
+    warm.decide(sl(0, 100), ids[:100], urls[:100])
     t0, c0 = time.perf_counter(), cpu()
     dd = Deduplicator(DedupIndex(None, PARAMS), threshold)
     want: list[str | None] = []
@@ -153,6 +139,7 @@ def bench_dedup(n_docs: int, port: int, workdir: Path) -> None:
         link.join(workdir / str(batch))
         index = RedisIndex(link, PARAMS, threshold)
         base_mem = int(client.info("memory")["used_memory"])
+        client.config_resetstat()
         t0, c0, r0 = time.perf_counter(), cpu(), redis_cpu(client)
         got: list[str | None] = []
         for a in range(0, n_docs, batch):
@@ -169,11 +156,17 @@ def bench_dedup(n_docs: int, port: int, workdir: Path) -> None:
               f"{redis_cpu(client) - r0:11.2f}")  # fmt: skip
         agree = sum(x == y for x, y in zip(want, got, strict=True))
         print(f"  verdicts equal to the embedded index's: {agree}/{n_docs}")
+        stats = client.info("commandstats")
+        scripts = sum(v["calls"] for k, v in stats.items() if k.startswith("cmdstat_evalsha"))
+        inner = sum(v["calls"] for k, v in stats.items() if not k.startswith("cmdstat_eval"))
+        print(f"  {scripts} script calls, {inner / n_docs:.1f} Redis commands a document "
+              f"(CPU-time independent of the machine's load)")  # fmt: skip
         if batch == 100:
             mem = int(client.info("memory")["used_memory"]) - base_mem
             kept = sum(m is None for m in got)
             print(f"  Redis memory: {mem / 2**20:.1f} MiB for {kept} kept + "
-                  f"{n_docs - kept} duplicates: {mem / n_docs:.0f} bytes a document, "
+                  f"{n_docs - kept} duplicates: {mem / n_docs:.0f} bytes a document "
+                  f"({mem / kept:.0f} a kept one), "
                   f"{mem / n_docs * 1e6 / 2**30:.2f} GiB per million articles")  # fmt: skip
     client.flushall()
     base_mem = int(client.info("memory")["used_memory"])

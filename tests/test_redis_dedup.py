@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from redisserver import RedisServer
+from synthetic import articles
 
 from crawler import settings as project_settings
 from crawler.dedup.engine import Deduplicator, prepare
 from crawler.dedup.index import DedupIndex, IndexParams
+from crawler.dedup.minhash import estimate
 from crawler.distributed.connection import RedisLink
 from crawler.distributed.dedup import RedisIndex
 from crawler.ids import content_hash, record_id
@@ -201,3 +203,103 @@ def test_moves_for_an_ended_process_are_applied_to_its_folder(
     assert [r["id"] for r in arts] == [other["id"]]
     assert [(r["id"], r["duplicate_of"]) for r in dups] == [(kept["id"], "c" * 16)]
     assert index.take_moves(f"dali/{worker_id()}") == [op]
+
+
+def test_grown_tables_and_spilled_buckets_keep_the_verdicts(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Many documents: the tables split many times and busy buckets spill over."""
+    corpus = articles(2500, seed=3)
+    recs = [record(t, i, site=f"site{i % 3}") for i, t in enumerate(corpus)]
+    prep = prepare(corpus, [r["url"] for r in recs], [None] * len(recs), PARAMS)
+    want = Deduplicator(DedupIndex(None, PARAMS), THRESHOLD).decide(
+        prep, [r["id"] for r in recs], [r["url"] for r in recs]
+    )
+    index = RedisIndex(link(redis_server, tmp_path), PARAMS, THRESHOLD)
+    got: list[tuple[str | None, str]] = []
+    for start in range(0, len(recs), 100):
+        got += redis_decide(index, recs[start : start + 100])
+    assert [g[0] for g in got] == [w.match for w in want]
+    assert [g[1] for g in got if g[0]] == [w.kept_id for w in want if w.match]
+    client = redis_server.client()
+    assert client.keys("zhengfa:dd:o:*"), "no bucket spilled over: the test lost its point"
+    assert int(client.hget("zhengfa:dd:lh", "bi") or 0) >= 8  # the band table split often
+    # every band hash stays in Redis's compact encoding
+    shards = client.keys("zhengfa:dd:b:*")
+    assert {client.object("encoding", k) for k in shards} == {b"listpack"}
+
+
+def test_a_row_inserted_between_view_and_verdict_is_taken_into_account(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Worker b decides x on a view; worker a inserts a reprint of x before b's verdict."""
+    corpus = distinct_texts()
+    paras = [t.split("\n") for t in corpus]
+    # x: an article with a reprint y (a paragraph less) that is a near duplicate but not
+    # an exact one, and an earlier article t sharing a band with x, below the threshold
+    found = None
+    for xi, parts in enumerate(paras):
+        if len(parts) < 4:
+            continue
+        x, y = "\n".join(parts), "\n".join(parts[:-1])
+        px = prepare([x, y], ["http://x/1", "http://x/2"], [None, None], PARAMS)
+        if estimate(px.sigs[0], px.sigs[1:])[0] < THRESHOLD:
+            continue
+        for ti, other in enumerate(corpus):
+            if ti == xi:
+                continue
+            pt = prepare([other], ["http://x/3"], [None], PARAMS)
+            shared = set(pt.bands[0].tolist()) & set(px.bands[0].tolist())
+            if shared and estimate(px.sigs[0], pt.sigs)[0] < THRESHOLD:
+                found = (x, y, other)
+                break
+        if found:
+            break
+    assert found, "no suitable texts in tests/data/dedup"
+    x, y, t = found
+    a = RedisIndex(link(redis_server, tmp_path), PARAMS, THRESHOLD)
+    b = RedisIndex(link(redis_server, tmp_path), PARAMS, THRESHOLD)
+    assert redis_decide(a, [record(t, 1, "siteA")]) == [(None, "")]
+    reprint = record(y, 2, "siteA")
+    decide_locally = b._local
+    views: list[str] = []
+
+    def meanwhile(*args: Any) -> Any:
+        verdicts = decide_locally(*args)
+        views.append(verdicts[0])
+        if len(views) == 1:
+            assert verdicts[0] == "k"  # on its view (t only), x is kept
+            assert redis_decide(a, [reprint]) == [(None, "")]  # a inserts y meanwhile
+        return verdicts
+
+    b._local = meanwhile  # type: ignore[method-assign,assignment]
+    got = redis_decide(b, [record(x, 3, "siteB")])
+    assert got == [("minhash", reprint["id"])]  # decided again against y
+    assert views == ["k", "n"]
+    # the same as one process deciding t, y, x in this order
+    prep = prepare([t, y, x], ["http://a/1", "http://a/2", "http://a/3"], [None] * 3, PARAMS)
+    one = Deduplicator(DedupIndex(None, PARAMS), THRESHOLD).decide(
+        prep, ["t", "y", "x"], ["1", "2", "3"]
+    )
+    assert [v.match for v in one] == [None, None, "minhash"]
+    assert one[2].kept_id == "y"
+
+
+def test_an_index_in_another_key_layout_is_refused(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    import pytest
+
+    from crawler.distributed.connection import RedisLayoutMismatch
+
+    client = redis_server.client()
+    first = link(redis_server, tmp_path)
+    client.hset("zhengfa:dd:url", "1", "1")  # what the first layout wrote
+    with pytest.raises(RedisLayoutMismatch, match="layout 1; this version reads layout 2"):
+        RedisIndex(first, PARAMS, THRESHOLD)
+    client.delete("zhengfa:dd:url")
+    index = RedisIndex(first, PARAMS, THRESHOLD)
+    assert client.hget("zhengfa:meta", "dd-layout") == b"2"
+    client.hset("zhengfa:meta", "dd-layout", "3")  # a later version's, found mid-crawl
+    with pytest.raises(RedisLayoutMismatch, match="layout 3; this version reads layout 2"):
+        redis_decide(index, [record(texts()[0], 1)])

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 MARKER_FILE = "redis.json"
 LOST_REPLY = "ZHENGFA_STATE_LOST"
+LAYOUT_REPLY = "ZHENGFA_LAYOUT"  # a script found its keys in a layout it does not read
 # Lua prologue of every script: refuse to touch a server that lost the crawl's state.
 GUARD = f"""
 if redis.call('EXISTS', ARGV[1] .. ':meta') == 0 then
@@ -58,6 +59,20 @@ def lost_message(url: str, prefix: str, where: str) -> str:
         f"write again everything the lost state recorded. Restore its dump (RDB/AOF) and run "
         f"again, or, to start a new crawl on purpose, delete {MARKER_FILE} in STATE_DIR on "
         f'every machine (README "Several machines").'
+    )
+
+
+class RedisLayoutMismatch(RuntimeError):
+    """Redis holds the crawl's keys in a layout this version does not read."""
+
+
+def layout_message(link: RedisLink, found: str, wanted: str) -> str:
+    return (
+        f"Redis at {safe_url(link.url)} holds the near-duplicate index of crawl "
+        f"{link.prefix!r} in key layout {found}; this version reads layout {wanted}. "
+        f"Finish that crawl with the version that started it, or start a new one under "
+        f"another REDIS_PREFIX (the output already written stays valid: python -m crawler "
+        f"dedup merges it)."
     )
 
 
@@ -144,6 +159,9 @@ class RedisLink:
     def translate(self, exc: redis.exceptions.ResponseError) -> Exception:
         if LOST_REPLY in str(exc):
             return RedisStateLost(lost_message(self.url, self.prefix, "found mid-crawl"))
+        if LAYOUT_REPLY in str(exc):  # "<reply> <found> <wanted>"
+            found, wanted = [*str(exc).split(LAYOUT_REPLY, 1)[1].split(), "?", "?"][:2]
+            return RedisLayoutMismatch(layout_message(self, found, wanted))
         return exc
 
     def script(self, source: str) -> Any:

@@ -2,22 +2,29 @@
 
 Signatures, band keys and exact keys are computed in the worker as in one
 process (:func:`crawler.dedup.engine.prepare`).  The decision is one Lua
-script per batch (:meth:`RedisIndex.decide`), atomic on the server, which for
-each document in order:
+script per batch (:meth:`RedisIndex.decide`), atomic on the server, that takes
+the documents in order and for each
 
-1. returns the row of a kept record with the same url key (``"url"``), else
-2. the row with the same content hash (``"content_hash"``), else
-3. reads the document's band sets, inserts the document as a new row (its
-   signature, band-set memberships, url and content-hash keys, record fields)
-   and returns the rows found in its band sets with their signatures.
+1. finds a kept row with the same url key (``"url"``), else with the same
+   content hash (``"content_hash"``: the url key then points at it too), else
+2. reads the document's band buckets: a document none of whose buckets holds a
+   row is kept at once (inserted: its signature, bucket entries, url and
+   content-hash keys, record fields); otherwise the script stops there and
+   returns, for that document and the rest of the batch, what the worker needs
+   to decide them: the url and content-hash rows and the candidate rows.
 
-The Jaccard estimate stays in the worker: when a candidate is at least
-``DEDUP_THRESHOLD`` similar, a second script (:meth:`RedisIndex.resolve`)
-takes the new row out again, points its url and content-hash keys and the row
-itself (``alias``) at the candidate, and returns the cluster's kept record and
-the 来源 its copies name.  Scripts run one at a time on the server, so of two
-copies that two workers insert at the same moment the second always finds the
-first: exactly one is kept.
+The Jaccard estimate stays in the worker: it compares each document with its
+candidates (signatures fetched once and cached, :class:`SignatureCache`) and
+with the batch's earlier documents, as one process would, and sends the batch
+back with its verdicts (kept, or a near duplicate of a row).  The script
+applies a verdict only if the document's view is still the one it was decided
+on: no other process wrote since (``D:ver`` unchanged), or no row another
+process inserted since (``D:seq`` at the view) is in its buckets and its url
+and content-hash keys still give the same outcome.  Otherwise it stops again
+with a fresh view, and the worker decides the rest again.  Scripts run one at
+a time on the server, so of two copies that two workers send at the same moment
+one is inserted first and the other then finds it: exactly one is kept.  A row,
+once inserted, is never taken out again.
 
 The origin rule (:mod:`crawler.dedup.origin`) decides between a copy and its
 cluster's kept record as in one process; a better origin takes the cluster
@@ -33,11 +40,26 @@ closed meanwhile are applied by the next process of the host that closes
 (:func:`apply_orphan_moves`), and merging the output with ``python -m crawler
 dedup`` gives the same result in any case.
 
-Keys (``D`` = ``<prefix>:dd``): ``D:url``, ``D:hash`` (hashes: 64-bit key ->
-row), ``D:b:<band key, 8 bytes>`` (sets of rows), ``D:sig`` (row -> signature bytes),
-``D:rec`` (row -> the record's JSON fields), ``D:alias`` (row -> row),
-``D:kept`` (cluster -> its kept record's JSON), ``D:cited:<cluster>`` (sets of
-来源), ``D:seq``.  Settings: the ``DEDUP_*`` ones, as in one process.
+Keys (``D`` = ``<prefix>:dd``; layout ``LAYOUT``, recorded as ``dd-layout`` in
+``<prefix>:meta``; a server holding another layout is refused,
+:class:`~crawler.distributed.connection.RedisLayoutMismatch`).  Rows are numbered
+from 1 (``D:seq``: the last) and written as 4 bytes, big-endian:
+
+* ``D:b:<n>``, ``D:u:<n>``, ``D:h:<n>``: the band buckets, url keys and
+  content-hash keys, each a table of small hashes (field: the 8-byte key;
+  value: the packed rows; a bucket of more than 15 rows lives in the string
+  ``D:o:<key>``, its field then empty).  Redis keeps a hash of at most 128
+  short fields as one compact listpack, about 16 bytes an entry against about
+  100 for a set of its own; the tables grow by linear hashing (``D:lh``: level,
+  split pointer and entries of each), one hash split in two whenever the
+  entries pass ``LOAD`` a hash on average.
+* ``D:s:<n>``: the signatures, ``SIG_CHUNK`` rows to a preallocated string
+  that fills one allocator size class (128 KiB), so a signature costs its bytes.
+* ``D:r`` (row -> the record's JSON fields), ``D:k`` (cluster -> its kept
+  record's JSON, when that is not the row that started it), ``D:c:<cluster>``
+  (sets of 来源), ``D:ver`` (changed by every script that writes).
+
+Settings: the ``DEDUP_*`` ones, as in one process.
 """
 
 from __future__ import annotations
@@ -52,17 +74,24 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+from numpy.typing import NDArray
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler import journal, signals
 from crawler.dedup.engine import Prepared, prepare
-from crawler.dedup.index import IndexParams
+from crawler.dedup.index import META_FIELDS, IndexParams
 from crawler.dedup.minhash import estimate
 from crawler.dedup.origin import better_origin
 from crawler.dedup.state import record_meta
-from crawler.distributed.connection import RedisLink, link_for
+from crawler.distributed.connection import (
+    LAYOUT_REPLY,
+    RedisLayoutMismatch,
+    RedisLink,
+    layout_message,
+    link_for,
+)
 from crawler.distributed.workers import worker_id
 from crawler.items import ArticleItem, DuplicateItem
 from crawler.state import PortalLock, PortalLocked, site_of
@@ -79,110 +108,278 @@ logger = logging.getLogger(__name__)
 MOVE_CHECK_EVERY = 50  # items between two looks for moves other processes queued here
 ORPHAN_LOCK_WAIT = 5.0  # seconds to wait for a closing process's folder lock (it is released
 # when that process stops; two processes waiting on each other give up after this)
+LAYOUT = "2"  # the key layout below; another one in Redis is refused
+LOAD = 40  # entries a table hash holds on average before one is split (listpack up to 128)
+SIG_CHUNK_BYTES = 131072 - 16  # one 128 KiB allocation, less the string's header
+SIG_CACHE_ROWS = 1 << 16  # signatures a worker keeps (32 MiB at 128 permutations)
+IN_CALL = 1 << 31  # a verdict's target that is a document of the same call, not a row
+_OLD_KEYS = ("url", "hash", "sig", "rec", "kept")  # keys of layout 1 (no dd-layout)
 
-_DECIDE = """
-local d = ARGV[1] .. ':dd'
-local nb = tonumber(ARGV[2])
-local out = {}
-local i = 3
-local function resolve(row)
-  for _ = 1, 32 do
-    local nxt = redis.call('HGET', d .. ':alias', row)
-    if not nxt then return row end
-    row = nxt
-  end
-  return row
+# Tables of small hashes grown by linear hashing; rows packed as 4 bytes.
+_TABLES = """
+local P = ARGV[1]
+local d = P .. ':dd'
+local layout = redis.call('HGET', P .. ':meta', 'dd-layout')
+if layout ~= '@LAYOUT@' then
+  return redis.error_reply('@LAYOUT_REPLY@ ' .. (layout or '1') .. ' @LAYOUT@')
 end
-while i <= #ARGV do
-  local ukey, hkey, sig, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local row = redis.call('HGET', d .. ':url', ukey)
-  if row then
-    out[#out + 1] = {'url', resolve(row)}
-  else
-    row = redis.call('HGET', d .. ':hash', hkey)
-    if row then
-      row = resolve(row)
-      redis.call('HSET', d .. ':url', ukey, row)
-      out[#out + 1] = {'content_hash', row}
+local lh = {}
+local function tbl(name)
+  local v = redis.call('HMGET', d .. ':lh', name .. 'i', name .. 'p', name .. 'n')
+  local t = {name = name, pre = d .. ':' .. name .. ':', names = {},
+             i = tonumber(v[1]) or 0, p = tonumber(v[2]) or 0, n = tonumber(v[3]) or 0}
+  t.m = 2 ^ t.i
+  lh[#lh + 1] = t
+  return t
+end
+local function low(key)  -- the key's last 4 bytes as a number
+  local b1, b2, b3, b4 = string.byte(key, 5, 8)
+  return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+end
+local function shard(t, a)
+  local name = t.names[a]
+  if not name then name = t.pre .. a; t.names[a] = name end
+  return name
+end
+local function addr(t, key)
+  local h = low(key)
+  local a = h % t.m
+  if a < t.p then a = h % (2 * t.m) end
+  return shard(t, a)
+end
+local function split(t)
+  local m = t.m
+  local src = shard(t, t.p)
+  local all = redis.call('HGETALL', src)
+  local moved, gone = {}, {}
+  for j = 1, #all, 2 do
+    if low(all[j]) % (2 * m) ~= t.p then
+      moved[#moved + 1] = all[j]; moved[#moved + 1] = all[j + 1]; gone[#gone + 1] = all[j]
+    end
+  end
+  if #gone > 0 then
+    redis.call('HSET', shard(t, t.p + m), unpack(moved))
+    redis.call('HDEL', src, unpack(gone))
+  end
+  t.p = t.p + 1
+  if t.p >= m then t.i = t.i + 1; t.p = 0; t.m = 2 * m end
+end
+local function get(t, key) return redis.call('HGET', addr(t, key), key) end
+local function put(t, key, value)
+  if redis.call('HSET', addr(t, key), key, value) == 1 then
+    t.n = t.n + 1; t.dirty = true
+    if t.n > @LOAD@ * (t.m + t.p) then split(t) end
+  end
+end
+local function save_tables()
+  for _, t in ipairs(lh) do
+    if t.dirty then
+      redis.call('HSET', d .. ':lh', t.name .. 'i', t.i, t.name .. 'p', t.p, t.name .. 'n', t.n)
+    end
+  end
+end
+"""
+
+# ARGV: prefix, bands, signature bytes, rows a signature string, view seq (-1: none),
+# view version, verdicts (one char a document: '?' undecided, 'u' url, 'h' content hash,
+# 'n' near duplicate, 'k' kept), targets (4 bytes a document), url keys, content-hash keys,
+# band keys (8 bytes each), signatures, the documents' clusters, record JSONs and the
+# values of their buckets before them (a kept document decided on a view, see
+# _bucket_ops), each concatenated, and per document the three lengths (4 bytes each).
+_DECIDE = (
+    _TABLES
+    + """
+local nb, sigb, chunk = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local sw, vw, want = tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local tg, uk, hk, bk, sg = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local n = #want
+-- per document its cluster, record JSON and bucket values, cut from three strings
+local extra = {}
+do
+  local lens, at = ARGV[16], {1, 1, 1}
+  for i = 1, n do
+    local a, b, c = struct.unpack('>I4I4I4', lens, 12 * i - 11)
+    extra[i] = {string.sub(ARGV[13], at[1], at[1] + a - 1),
+                string.sub(ARGV[14], at[2], at[2] + b - 1),
+                string.sub(ARGV[15], at[3], at[3] + c - 1)}
+    at = {at[1] + a, at[2] + b, at[3] + c}
+  end
+end
+local B, U, H = tbl('b'), tbl('u'), tbl('h')
+local seq = tonumber(redis.call('GET', d .. ':seq') or '0')
+local ver = redis.call('GET', d .. ':ver') or '0'
+local first = seq + 1
+local check = ver ~= vw
+local wrote = false
+local kinds, rows, kept, cited = {}, {}, {}, {}
+local rowof = {}
+local function bucket(key)
+  local v = get(B, key)
+  if v == '' then return redis.call('GET', d .. ':o:' .. key), true end
+  return v, false
+end
+local function fresh(packed)  -- a row another process inserted after the view
+  if not packed then return false end
+  for o = #packed - 3, 1, -4 do
+    local r = struct.unpack('>I4', packed, o)
+    if r < first then return r > sw end
+  end
+  return false
+end
+local function note(kind, row4)
+  kinds[#kinds + 1] = kind; rows[#rows + 1] = row4
+  if kind ~= 'k' then
+    local rec = redis.call('HGET', d .. ':r', row4)
+    local cluster = cjson.decode(rec)['cluster']
+    kept[#kept + 1] = redis.call('HGET', d .. ':k', cluster) or rec
+    cited[#cited + 1] = redis.call('SMEMBERS', d .. ':c:' .. cluster)
+  end
+end
+local stop = n + 1
+local read = nil  -- the buckets of the document stopped at, when they were read
+for i = 1, n do
+  local w = string.sub(want, i, i)
+  local ukey, hkey = string.sub(uk, 8 * i - 7, 8 * i), string.sub(hk, 8 * i - 7, 8 * i)
+  local got, row4 = nil, nil
+  if check or w == '?' or w == 'u' or w == 'h' then  -- else the view holds: neither key is known
+    row4 = get(U, ukey)
+    if row4 then
+      got = 'u'
     else
-      row = tostring(redis.call('INCR', d .. ':seq'))
-      local cands, seen = {}, {}
-      for b = 0, nb - 1 do
-        local key = d .. ':b:' .. string.sub(ARGV[i + 4], 8 * b + 1, 8 * b + 8)
-        for _, r in ipairs(redis.call('SMEMBERS', key)) do
-          if not seen[r] then seen[r] = true; cands[#cands + 1] = r end
+      row4 = get(H, hkey)
+      if row4 then got = 'h'; put(U, ukey, row4); wrote = true end
+    end
+  end
+  if got then
+    rowof[i] = row4
+    note(got, row4)
+    if w ~= '?' and w ~= got then stop = i + 1; break end
+  else
+    if w == 'u' or w == 'h' then stop = i; break end
+    local keys, vals, over, any, conflict = {}, {}, {}, false, false
+    local ops = extra[i][3]
+    if w == 'k' and not check and ops ~= '' then
+      -- the view holds: the worker sent each bucket's value (the rows before this one)
+      local pos = 1
+      for b = 1, nb do
+        local o = ((i - 1) * nb + b - 1) * 8
+        keys[b] = string.sub(bk, o + 1, o + 8)
+        local op = string.sub(ops, pos, pos)
+        if op == 'a' then
+          over[b] = true; pos = pos + 1
+        elseif op == 'v' then
+          local len = string.byte(ops, pos + 1)
+          vals[b] = string.sub(ops, pos + 2, pos + 1 + len); pos = pos + 2 + len
+        else
+          pos = pos + 1
         end
-        redis.call('SADD', key, row)
       end
-      redis.call('HSET', d .. ':sig', row, sig)
-      redis.call('HSET', d .. ':rec', row, rec)
-      redis.call('HSET', d .. ':url', ukey, row)
-      redis.call('HSET', d .. ':hash', hkey, row)
-      redis.call('HSETNX', d .. ':kept', cjson.decode(rec)['cluster'], rec)
-      local sigs = {}
-      if #cands > 0 then sigs = redis.call('HMGET', d .. ':sig', unpack(cands)) end
-      out[#out + 1] = {'new', row, cands, sigs}
+    elseif w ~= 'n' or check then
+      for b = 1, nb do
+        local o = ((i - 1) * nb + b - 1) * 8
+        keys[b] = string.sub(bk, o + 1, o + 8)
+        vals[b], over[b] = bucket(keys[b])
+        if vals[b] then
+          any = true
+          if check and w ~= '?' and fresh(vals[b]) then conflict = true end
+        end
+      end
+    end
+    if conflict or (w == '?' and any) then stop = i; read = {vals, over}; break end
+    if w == 'n' then
+      local t = string.sub(tg, 4 * i - 3, 4 * i)
+      local r = struct.unpack('>I4', t)
+      if r >= @IN_CALL@ then t = rowof[r - @IN_CALL@ + 1] end
+      put(U, ukey, t); put(H, hkey, t); wrote = true
+      rowof[i] = t
+      note('n', t)
+    else
+      seq = seq + 1
+      local row = struct.pack('>I4', seq)
+      for b = 1, nb do
+        local key, v = keys[b], vals[b]
+        if over[b] then
+          redis.call('APPEND', d .. ':o:' .. key, row)
+        elseif not v then
+          put(B, key, row)
+        elseif #v >= 60 then
+          redis.call('SET', d .. ':o:' .. key, v .. row); put(B, key, '')
+        else
+          put(B, key, v .. row)
+        end
+      end
+      local c, slot = math.floor(seq / chunk), seq % chunk
+      local skey = d .. ':s:' .. c
+      if slot == 0 or seq == 1 then redis.call('SET', skey, string.rep('\\0', chunk * sigb)) end
+      redis.call('SETRANGE', skey, slot * sigb, string.sub(sg, (i - 1) * sigb + 1, i * sigb))
+      put(U, ukey, row); put(H, hkey, row)
+      local cluster, rec = extra[i][1], extra[i][2]
+      redis.call('HSET', d .. ':r', row, rec)
+      if cluster ~= '' then redis.call('HSETNX', d .. ':k', cluster, rec) end
+      wrote = true
+      rowof[i] = row
+      note('k', row)
     end
   end
-  i = i + 5
 end
-return out
+if wrote then
+  redis.call('SET', d .. ':seq', seq)
+  ver = tostring(redis.call('INCR', d .. ':ver'))
+  save_tables()
+end
+local vu, vh, vc, vn = {}, {}, {}, {}
+for i = stop, n do
+  local reuse = i == stop and read  -- its keys were not found either
+  vu[#vu + 1] = (not reuse and get(U, string.sub(uk, 8 * i - 7, 8 * i))) and '1' or '0'
+  vh[#vh + 1] = (not reuse and get(H, string.sub(hk, 8 * i - 7, 8 * i))) and '1' or '0'
+  local found, counts = {}, {}
+  for b = 1, nb do
+    local v, spilled
+    if reuse then
+      v, spilled = read[1][b], read[2][b]
+    else
+      local o = ((i - 1) * nb + b - 1) * 8
+      v, spilled = bucket(string.sub(bk, o + 1, o + 8))
+    end
+    v = v or ''
+    found[b] = v
+    counts[b] = struct.pack('>I4', #v / 4 + (spilled and 2147483648 or 0))
+  end
+  vc[#vc + 1] = table.concat(found)
+  vn[#vn + 1] = table.concat(counts)
+end
+return {table.concat(kinds), table.concat(rows), kept, cited, seq, ver,
+        table.concat(vu), table.concat(vh), table.concat(vc), table.concat(vn)}
 """
+)
 
-# per entry: own row ('' when none was inserted), target row, url key, hash key, band blob
-_RESOLVE = """
-local d = ARGV[1] .. ':dd'
-local nb = tonumber(ARGV[2])
+# ARGV: prefix, signature bytes, rows a signature string, rows (4 bytes each)
+_SIGNATURES = (
+    _TABLES
+    + """
+local sigb, chunk, packed = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local out = {}
-local i = 3
-local function resolve(row)
-  for _ = 1, 32 do
-    local nxt = redis.call('HGET', d .. ':alias', row)
-    if not nxt then return row end
-    row = nxt
-  end
-  return row
+for o = 1, #packed, 4 do
+  local r = struct.unpack('>I4', packed, o)
+  local s = (r % chunk) * sigb
+  out[#out + 1] = redis.call('GETRANGE', d .. ':s:' .. math.floor(r / chunk), s, s + sigb - 1)
 end
-while i <= #ARGV do
-  local own, target = ARGV[i], resolve(ARGV[i + 1])
-  if own ~= '' then
-    for b = 0, nb - 1 do
-      redis.call('SREM', d .. ':b:' .. string.sub(ARGV[i + 4], 8 * b + 1, 8 * b + 8), own)
-    end
-    redis.call('HDEL', d .. ':sig', own)
-    local rec = redis.call('HGET', d .. ':rec', own)
-    if rec then
-      local r = cjson.decode(rec)
-      local k = redis.call('HGET', d .. ':kept', r['cluster'])
-      if k and cjson.decode(k)['id'] == r['id'] then
-        redis.call('HDEL', d .. ':kept', r['cluster'])
-      end
-      redis.call('HDEL', d .. ':rec', own)
-    end
-    redis.call('HSET', d .. ':alias', own, target)
-    redis.call('HSET', d .. ':url', ARGV[i + 2], target)
-    redis.call('HSET', d .. ':hash', ARGV[i + 3], target)
-  end
-  local rec = redis.call('HGET', d .. ':rec', target)
-  local cluster = cjson.decode(rec)['cluster']
-  local kept = redis.call('HGET', d .. ':kept', cluster) or rec
-  out[#out + 1] = {target, rec, kept, redis.call('SMEMBERS', d .. ':cited:' .. cluster)}
-  i = i + 5
-end
-return out
+return table.concat(out)
 """
+)
 
 _SET_KEPT = """
 local d = ARGV[1] .. ':dd'
-local current = redis.call('HGET', d .. ':kept', ARGV[2])
+local current = redis.call('HGET', d .. ':k', ARGV[2])
 if current and cjson.decode(current)['id'] ~= ARGV[3] then return current end
-redis.call('HSET', d .. ':kept', ARGV[2], ARGV[4])
-if ARGV[5] ~= '' then redis.call('SADD', d .. ':cited:' .. ARGV[2], ARGV[5]) end
+redis.call('HSET', d .. ':k', ARGV[2], ARGV[4])
+if ARGV[5] ~= '' then redis.call('SADD', d .. ':c:' .. ARGV[2], ARGV[5]) end
+redis.call('INCR', d .. ':ver')
 return 1
 """
 
 _CITE = """
-redis.call('SADD', ARGV[1] .. ':dd:cited:' .. ARGV[2], ARGV[3])
+redis.call('SADD', ARGV[1] .. ':dd:c:' .. ARGV[2], ARGV[3])
 return 1
 """
 
@@ -204,6 +401,15 @@ return #ARGV - 2
 """
 
 
+def _source(text: str) -> str:
+    return (
+        text.replace("@LAYOUT@", LAYOUT)
+        .replace("@LAYOUT_REPLY@", LAYOUT_REPLY)
+        .replace("@LOAD@", str(LOAD))
+        .replace("@IN_CALL@", str(IN_CALL))
+    )
+
+
 @dataclass
 class Decision:
     """One document's outcome: kept (``match`` None) or a copy of ``kept``'s cluster."""
@@ -220,96 +426,296 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _rows(packed: bytes) -> NDArray[np.int64]:
+    return np.frombuffer(packed, dtype=">u4").astype(np.int64)
+
+
+class SignatureCache:
+    """The signatures of the last ``capacity`` rows this worker inserted or fetched.
+
+    Rows never change once inserted, so a cached signature stays right.
+    """
+
+    def __init__(self, width: int, capacity: int = SIG_CACHE_ROWS) -> None:
+        self.sigs = np.zeros((capacity, width), dtype=np.uint32)
+        self.owner = np.full(capacity, -1, dtype=np.int64)
+        self.slots: dict[int, int] = {}
+        self.next = 0
+
+    def missing(self, rows: Sequence[int]) -> list[int]:
+        return [r for r in rows if r not in self.slots]
+
+    def put(self, rows: Sequence[int], sigs: NDArray[np.uint32]) -> None:
+        for row, sig in zip(rows, sigs, strict=True):
+            if row in self.slots:
+                continue
+            slot = self.next
+            self.next = (slot + 1) % len(self.owner)
+            old = int(self.owner[slot])
+            if old >= 0:
+                del self.slots[old]
+            self.owner[slot] = row
+            self.sigs[slot] = sig
+            self.slots[row] = slot
+
+    def get(self, rows: Sequence[int]) -> NDArray[np.uint32]:
+        return self.sigs[[self.slots[r] for r in rows]]
+
+
+SPILLED = 1 << 31  # a bucket count's flag: the rows are in ``D:o:<key>``
+
+
+@dataclass
+class _View:
+    """What the server held for one document when it stopped.
+
+    Whether its url and content-hash keys are known, the rows in its buckets
+    (``cands``), and per bucket where its packed rows start in ``rows``, how many
+    bytes they take and whether they spilled over to a string of their own.
+    """
+
+    url: bool
+    hash: bool
+    cands: NDArray[np.int64]
+    rows: bytes
+    counts: NDArray[np.uint32]
+
+    @classmethod
+    def parse_all(
+        cls, urls: bytes, hashes: bytes, rows: bytes, counts: bytes, bands: int
+    ) -> list[_View]:
+        """The views of a script's reply: ``0``/``1`` a document for its url and content-hash
+        keys, the packed rows of all their buckets and the per-bucket counts."""
+        per = np.frombuffer(counts, ">u4").reshape(-1, bands)
+        ends = np.cumsum(4 * (per & (SPILLED - 1)).sum(axis=1)).tolist()
+        out, at = [], 0
+        for j, end in enumerate(ends):
+            mine = rows[at:end]
+            at = end
+            out.append(cls(urls[j] == 49, hashes[j] == 49, np.unique(_rows(mine)), mine, per[j]))
+        return out
+
+    def buckets(self) -> list[tuple[bytes, bool]]:
+        """Per bucket its packed rows and whether they spilled over."""
+        sizes = 4 * (self.counts & (SPILLED - 1))
+        ends = np.cumsum(sizes).tolist()
+        spilled = (self.counts >= SPILLED).tolist()
+        out, at = [], 0
+        for end, spill in zip(ends, spilled, strict=True):
+            out.append((self.rows[at:end], spill))
+            at = end
+        return out
+
+
+def _bucket_ops(
+    keys: Sequence[int], view: _View, changed: dict[int, tuple[bytes, bool]], row: bytes
+) -> bytes:
+    """What a kept document finds in its buckets, for the script to append ``row``.
+
+    Per bucket ``a`` (spilled over: appended), ``v`` with a length byte and the
+    packed rows, or ``-`` (empty); ``changed`` holds the buckets the call's
+    earlier kept documents appended to, and gets this one's.
+    """
+    out = []
+    for key, seen in zip(keys, view.buckets(), strict=True):
+        value, spilled = changed.get(key, seen)
+        if spilled:
+            out.append(b"a")
+            changed[key] = (b"", True)
+        elif value:
+            out.append(b"v%c%s" % (len(value), value))
+            changed[key] = (b"", True) if len(value) >= 60 else (value + row, False)
+        else:
+            out.append(b"-")
+            changed[key] = (row, False)
+    return b"".join(out)
+
+
 class RedisIndex:
-    """Exact and near-duplicate decisions against the band sets in Redis."""
+    """Exact and near-duplicate decisions against the tables in Redis."""
 
     def __init__(self, link: RedisLink, params: IndexParams, threshold: float) -> None:
         self.link = link
         self.params = params
         self.threshold = threshold
         self.bands = params.bands
+        self.sig_bytes = params.num_perm * 4
+        self.chunk = SIG_CHUNK_BYTES // self.sig_bytes
+        self.cache = SignatureCache(params.num_perm)
         self._scripts = {
-            name: link.script(src)
+            name: link.script(_source(src))
             for name, src in (
                 ("decide", _DECIDE),
-                ("resolve", _RESOLVE),
+                ("signatures", _SIGNATURES),
                 ("set_kept", _SET_KEPT),
                 ("cite", _CITE),
                 ("take_moves", _TAKE_MOVES),
                 ("push_moves", _PUSH_MOVES),
             )
         }
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        """Record the layout in a new crawl's meta; refuse a crawl that has another one."""
+        client, meta = self.link.client, self.link.key("meta")
+        found = self.link.call(lambda: client.hget(meta, "dd-layout"))
+        if found is None:
+            old = [self.link.key("dd", k) for k in _OLD_KEYS]
+            if self.link.call(lambda: client.exists(*old)):
+                raise RedisLayoutMismatch(layout_message(self.link, "1", LAYOUT))
+            self.link.call(lambda: client.hsetnx(meta, "dd-layout", LAYOUT))
+            found = self.link.call(lambda: client.hget(meta, "dd-layout"))
+        if _text(found) != LAYOUT:
+            raise RedisLayoutMismatch(layout_message(self.link, _text(found), LAYOUT))
 
     def _run(self, name: str, *args: Any) -> Any:
         script = self._scripts[name]
         return self.link.call(lambda: script(args=[self.link.prefix, *args]))
 
+    def _signatures(self, rows: Sequence[int]) -> dict[int, NDArray[np.uint32]]:
+        """Signatures of ``rows``: from the cache, the others fetched in one call."""
+        missing = self.cache.missing(rows)
+        cached = [r for r in rows if r in self.cache.slots]
+        found = dict(zip(cached, self.cache.get(cached), strict=True))
+        if missing:
+            packed = np.asarray(missing, dtype=">u4").tobytes()
+            got = self._run("signatures", self.sig_bytes, self.chunk, packed)
+            fetched = np.frombuffer(got, dtype=np.uint32).reshape(len(missing), -1)
+            found.update(zip(missing, fetched, strict=True))
+            self.cache.put(missing, fetched)
+        return found
+
     def decide(self, prep: Prepared, records: Sequence[Mapping[str, Any]]) -> list[Decision]:
-        """Decide a batch in order; kept records stay inserted.
+        """Decide a batch in order; kept records are inserted.
 
         ``records``: per document its ``id``, ``url`` and ``crawler.dedup.index.META_FIELDS``
         (``cluster`` set), plus ``owner`` (the process folder that writes it).
         """
         n = len(records)
-        # each document's band keys: one blob of big-endian 8-byte keys (the set names)
-        bands = [row.tobytes() for row in prep.bands.astype(">u8")]
-        args: list[Any] = [self.bands]
-        for i in range(n):
-            args += [
-                str(int(prep.url_keys[i])),
-                str(int(prep.hash_keys[i])),
-                prep.sigs[i].tobytes(),
-                json.dumps(records[i], ensure_ascii=False),
-                bands[i],
-            ]
-        raw = self._run("decide", *args)
-        out: list[Decision | None] = [None] * n
-        dups: list[tuple[int, str, str, float]] = []  # doc, own row, target row, similarity
-        retracted: set[int] = set()
-        for i, entry in enumerate(raw):
-            kind = _text(entry[0])
-            row = _text(entry[1])
-            if kind != "new":
-                dups.append((i, "", row, 1.0))
-                out[i] = Decision(kind, int(row), 1.0, "")
-                continue
-            best_row, best_sim = -1, -1.0
-            cands = [int(_text(c)) for c in entry[2]]
-            # rows inserted earlier in this batch and found copies are no candidates
-            have = [
-                (c, s) for c, s in zip(cands, entry[3], strict=True) if s and c not in retracted
-            ]
-            if have:
-                sigs = np.stack([np.frombuffer(s, dtype=np.uint32) for _, s in have])
-                sims = estimate(prep.sigs[i], sigs)
-                order = sorted(range(len(have)), key=lambda j: (-sims[j], have[j][0]))
-                best_row, best_sim = have[order[0]][0], float(sims[order[0]])
-            if best_row >= 0 and best_sim >= self.threshold:
-                retracted.add(int(row))
-                dups.append((i, row, str(best_row), best_sim))
-                out[i] = Decision("minhash", best_row, best_sim, "")
+        ukeys = prep.url_keys.astype(">u8").tobytes()
+        hkeys = prep.hash_keys.astype(">u8").tobytes()
+        bands = prep.bands.astype(">u8").tobytes()
+        sigs = prep.sigs.astype("<u4").tobytes()  # as numpy reads them back
+        nb, sb = self.bands * 8, self.sig_bytes
+        clusters: list[bytes] = []
+        recs: list[bytes] = []
+        ops: list[bytes] = [b""] * n
+        for rec in records:
+            cluster = str(rec.get("cluster") or rec["id"])
+            packed = {k: v for k, v in rec.items() if v is not None}
+            packed["cluster"] = cluster
+            clusters.append(b"" if cluster == rec["id"] else cluster.encode())
+            recs.append(json.dumps(packed, ensure_ascii=False, separators=(",", ":")).encode())
+        out: list[Decision] = []
+        start, seq, ver = 0, -1, ""
+        want, targets, sims = "?" * n, bytes(4 * n), [1.0] * n
+        while start < n:
+            parts = (clusters[start:], recs[start:], ops[start:])
+            lens = np.array([[len(x) for x in p] for p in parts], dtype=">u4").T.tobytes()
+            raw = self._run(
+                "decide", self.bands, sb, self.chunk, seq, ver, want, targets,
+                ukeys[8 * start:], hkeys[8 * start:], bands[nb * start:], sigs[sb * start:],
+                *(b"".join(p) for p in parts), lens,
+            )  # fmt: skip
+            kinds, rows = _text(raw[0]), _rows(raw[1]).tolist()
+            dups = iter(zip(raw[2], raw[3], strict=True))
+            for j, (kind, row) in enumerate(zip(kinds, rows, strict=True)):
+                i = start + j
+                if kind == "k":
+                    self.cache.put([row], prep.sigs[i : i + 1])
+                    cluster = str(records[i].get("cluster") or records[i]["id"])
+                    out.append(Decision(None, row, 1.0, cluster))
+                    continue
+                kept_raw, cited = next(dups)
+                kept = {
+                    **dict.fromkeys(("id", "url", *META_FIELDS, "owner")),
+                    **json.loads(kept_raw),
+                }
+                match = {"u": "url", "h": "content_hash", "n": "minhash"}[kind]
+                sim = sims[j] if kind == "n" else 1.0
+                cluster = str(kept.get("cluster") or kept["id"])
+                out.append(
+                    Decision(match, row, sim, cluster, kept, sorted(_text(s) for s in cited))
+                )
+            start += len(kinds)
+            if start == n:
+                break
+            seq, ver = int(raw[4]), _text(raw[5])
+            views = _View.parse_all(raw[6], raw[7], raw[8], raw[9], self.bands)
+            want, targets, sims, ops[start:] = self._local(prep, start, views, seq)
+        return out
+
+    def _local(
+        self, prep: Prepared, start: int, views: Sequence[_View], seq: int
+    ) -> tuple[str, bytes, list[float], list[bytes]]:
+        """Verdicts of documents ``start:`` from the server's views, as one process decides.
+
+        A document's candidates are its view's rows and the call's earlier kept
+        documents sharing a band key; the most similar wins, the earliest on a tie.
+        """
+        m = len(views)
+        lens = [len(v.cands) for v in views]
+        doc_of = np.repeat(np.arange(m), lens)
+        cands = np.concatenate([v.cands for v in views]) if m else np.zeros(0, np.int64)
+        known = np.unique(cands)
+        got = self._signatures(known.tolist())
+        table = np.stack([got[r] for r in known.tolist()]) if len(known) else prep.sigs[:0]
+        # every document against its candidates at once; per document the highest
+        # estimate, the earliest row on a tie
+        view_best = np.full(m, -1, dtype=np.int64)
+        view_sim = np.full(m, -1.0)
+        if len(cands):
+            equal = table[np.searchsorted(known, cands)] == prep.sigs[start + doc_of]
+            sims_all = np.count_nonzero(equal, axis=1) / prep.sigs.shape[1]
+            order = np.lexsort((cands, -sims_all, doc_of))
+            firsts = order[np.r_[True, doc_of[order][1:] != doc_of[order][:-1]]]
+            view_best[doc_of[firsts]] = cands[firsts]
+            view_sim[doc_of[firsts]] = sims_all[firsts]
+        urls: set[int] = set()
+        hashes: set[int] = set()
+        buckets: dict[int, list[int]] = {}
+        want: list[str] = []
+        ops: list[bytes] = []
+        changed: dict[int, tuple[bytes, bool]] = {}
+        targets = np.zeros(len(views), dtype=">u4")
+        sims: list[float] = []
+        for j, view in enumerate(views):
+            i = start + j
+            ukey, hkey = int(prep.url_keys[i]), int(prep.hash_keys[i])
+            sim, op = 1.0, b""
+            if view.url or ukey in urls:
+                kind = "u"
+            elif view.hash or hkey in hashes:
+                kind = "h"
+                urls.add(ukey)
             else:
-                out[i] = Decision(None, int(row), 1.0, str(records[i]["cluster"]))
-        if dups:
-            args = [self.bands]
-            for i, own, target, _ in dups:
-                args += [
-                    own,
-                    target,
-                    str(int(prep.url_keys[i])),
-                    str(int(prep.hash_keys[i])),
-                    bands[i] if own else b"",
-                ]
-            for (i, _, _, sim), got in zip(dups, self._run("resolve", *args), strict=True):
-                kept = json.loads(got[2])
-                decision = out[i]
-                assert decision is not None
-                decision.row = int(_text(got[0]))
-                decision.similarity = sim
-                decision.kept = kept
-                decision.cluster = str(kept.get("cluster") or json.loads(got[1])["cluster"])
-                decision.cited = sorted(_text(s) for s in got[3])
-        return [d for d in out if d is not None]
+                sig = prep.sigs[i]
+                best, sim = int(view_best[j]), float(view_sim[j])
+                keys = prep.bands[i].tolist()
+                local = sorted({d for key in keys for d in buckets.get(key, ())})
+                if local:
+                    found = estimate(sig, prep.sigs[[start + d for d in local]])
+                    k = int(np.argmax(found))
+                    if found[k] > sim:  # later than every row: only a higher estimate wins
+                        best, sim = IN_CALL + local[k], float(found[k])
+                if best >= 0 and sim >= self.threshold:
+                    kind = "n"
+                    targets[j] = best
+                    urls.add(ukey)
+                    hashes.add(hkey)
+                else:
+                    kind = "k"
+                    urls.add(ukey)
+                    hashes.add(hkey)
+                    for key in keys:
+                        buckets.setdefault(key, []).append(j)
+                    # rows follow the view's last if no other process writes meanwhile
+                    seq += 1
+                    op = _bucket_ops(keys, view, changed, seq.to_bytes(4, "big"))
+            want.append(kind)
+            sims.append(sim)
+            ops.append(op)
+        return "".join(want), targets.tobytes(), sims, ops
 
     def set_kept(
         self, cluster: str, expected_id: str, record: Mapping[str, Any], cite: Any
