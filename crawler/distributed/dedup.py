@@ -877,6 +877,11 @@ class RedisDedupPipeline:
             item.cluster = verdict.cluster
             return self._kept(item)
         cluster, kept = verdict.cluster, verdict.kept
+        if verdict.match == "url" and kept.get("id") == item.id and kept.get("owner") == self.owner:
+            # this process's own insert, seen again: a decide script whose reply was lost
+            # ran again when the connection came back
+            item.cluster = cluster
+            return self._kept(item)
         while verdict.match != "url" and kept.get("id") != item.id:
             if not better_origin(fields, kept, self.names, verdict.cited):
                 break
