@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pages import article_item
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.test import get_crawler
 
 from crawler import signals
-from crawler.ids import content_hash, record_id
 from crawler.items import ArticleItem, DuplicateItem
 from pipelines.dedup import DedupPipeline
 
@@ -30,24 +30,14 @@ def _pair(kind: str, note_start: str = "") -> dict[str, Any]:
 
 
 def article(text: str, url: str, site: str = "lnchangan") -> ArticleItem:
-    return ArticleItem(
-        id=record_id(url),
-        url=url,
-        site=site,
-        site_name=site,
-        title="全省社会治理工作会议召开",
-        original_title=None,
+    return article_item(
+        text,
+        url,
+        site,
         published_at="2022-07-15T00:00:00+08:00",
         published_precision="day",
         source="辽宁日报",
-        authors=[],
-        editors=[],
-        responsible_editors=[],
-        text=text,
-        content_hash=content_hash(text),
         fetched_at="2022-07-16T08:00:00+08:00",
-        encoding="utf-8",
-        original_script="simplified",
     )
 
 

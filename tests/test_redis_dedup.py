@@ -307,11 +307,11 @@ def test_an_index_in_another_key_layout_is_refused(
 
 def test_a_decision_sent_again_keeps_the_record(redis_server: RedisServer, tmp_path: Path) -> None:
     """A decide script whose reply was lost runs again: the record is this process's own."""
+    from pages import article_item
     from scrapy import Spider
     from scrapy.utils.test import get_crawler
 
     from crawler.distributed.dedup import RedisDedupPipeline
-    from crawler.items import ArticleItem
 
     class Portal(Spider):
         name = "siteA"
@@ -325,25 +325,7 @@ def test_a_decision_sent_again_keeps_the_record(redis_server: RedisServer, tmp_p
     pipe.open_spider()
     text = texts()[0]
     url = "http://www.siteA.gov.cn/xw/1.html"
-    item = ArticleItem(
-        id=record_id(url),
-        url=url,
-        site="siteA",
-        site_name="siteA",
-        title="全省社会治理工作会议召开",
-        original_title=None,
-        published_at=None,
-        published_precision=None,
-        source=None,
-        authors=[],
-        editors=[],
-        responsible_editors=[],
-        text=text,
-        content_hash=content_hash(text),
-        fetched_at=None,
-        encoding="utf-8",
-        original_script="simplified",
-    )
+    item = article_item(text, url, "siteA")
     prep = prepare([text], [url], [item.content_hash], PARAMS)
     # the first run of the script stored it, its reply was lost
     pipe.index.decide(prep, [{**record(text, 1), "owner": pipe.owner}])

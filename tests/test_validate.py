@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pages import article_item
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
@@ -11,24 +12,14 @@ from pipelines.validate import ValidatePipeline, rejection_reason
 
 
 def article(text: str = "正文。" * 60, flags: list[str] | None = None) -> ArticleItem:
-    return ArticleItem(
+    return article_item(
+        text,
+        "http://x.cn/a.html",
         id="0" * 16,
-        url="http://x.cn/a.html",
-        site="x",
         site_name="X",
         title="标题",
-        original_title=None,
-        published_at=None,
-        published_precision=None,
-        source=None,
-        authors=[],
-        editors=[],
-        responsible_editors=[],
-        text=text,
         content_hash="",
         fetched_at="2024-05-20T15:00:00+08:00",
-        encoding="utf-8",
-        original_script="simplified",
         quality_flags=list(flags or []),
     )
 
