@@ -44,6 +44,20 @@ logger = logging.getLogger(__name__)
 JOURNAL_DIR = "journal"
 
 
+def demote_op(
+    record: str, duplicate_of: str, similarity: float, match: str, cluster: str
+) -> dict[str, Any]:
+    """The ``demote`` operation (see the module docstring), similarity to 4 places."""
+    return {
+        "op": "demote",
+        "id": record,
+        "duplicate_of": duplicate_of,
+        "similarity": round(similarity, 4),
+        "match": match,
+        "cluster": cluster,
+    }
+
+
 def journal_path(state_root: Path, site: str) -> Path:
     """``STATE_DIR/journal/<site>.jsonl``."""
     return state_root / JOURNAL_DIR / f"{site}.jsonl"

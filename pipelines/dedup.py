@@ -60,6 +60,7 @@ from crawler.dedup.index import DedupIndex, IndexParams
 from crawler.dedup.origin import Names, better_origin, portal_names
 from crawler.dedup.state import Op, open_index, record_meta, save_shared, sync
 from crawler.items import ArticleItem, DuplicateItem
+from crawler.journal import demote_op
 from crawler.portals import PortalError, load_portals, seeds_dir_from_settings
 from crawler.state import site_of
 
@@ -265,14 +266,7 @@ class DedupPipeline:
         item.cluster = cluster
         self.index.set_kept({**fields, "cluster": cluster})
         self.index.add_cited(cluster, kept.get("source"))
-        op = {
-            "op": "demote",
-            "id": kept["id"],
-            "duplicate_of": item.id,
-            "similarity": round(similarity, 4),
-            "match": match,
-            "cluster": cluster,
-        }
+        op = demote_op(kept["id"], item.id, similarity, match, cluster)
         # applied by the store once the item is written, never before
         item._dedup_moves = [(str(kept["site"]), op)]  # type: ignore[attr-defined]
         self.stats.inc_value("dedup/origin_replaced")

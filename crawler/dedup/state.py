@@ -56,6 +56,7 @@ from crawler.dedup.index import (
 from crawler.dedup.lsh import text_hash_key, url_hash
 from crawler.dedup.minhash import estimate
 from crawler.ids import content_hash, url_key
+from crawler.journal import demote_op
 
 logger = logging.getLogger(__name__)
 
@@ -232,14 +233,7 @@ class Replayer:
         self.ops.append(
             (
                 str(lost.get("site")),
-                {
-                    "op": "demote",
-                    "id": lost["id"],
-                    "duplicate_of": won["id"],
-                    "similarity": round(sim, 4),
-                    "match": match,
-                    "cluster": final,
-                },
+                demote_op(str(lost["id"]), str(won["id"]), sim, match, final),
             )
         )
         logger.info(

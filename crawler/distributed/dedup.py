@@ -911,14 +911,7 @@ class RedisDedupPipeline:
         self, item: ArticleItem, kept: dict[str, Any], cluster: str, similarity: float, match: str
     ) -> ArticleItem:
         item.cluster = cluster
-        op = {
-            "op": "demote",
-            "id": kept["id"],
-            "duplicate_of": item.id,
-            "similarity": round(similarity, 4),
-            "match": match,
-            "cluster": cluster,
-        }
+        op = journal.demote_op(kept["id"], item.id, similarity, match, cluster)
         owner = str(kept.get("owner") or "")
         if owner == self.owner:  # written here: the store moves it once the item is written
             item._dedup_moves = [(self.site, op)]  # type: ignore[attr-defined]
