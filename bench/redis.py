@@ -36,7 +36,6 @@ import argparse
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,52 +46,23 @@ ROOT = Path(__file__).resolve().parent.parent
 # this file's folder first on the path would make ``import redis`` import this script
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(1, str(ROOT / "tests"))  # the synthetic articles of the tests
+sys.path.insert(1, str(ROOT / "tests"))  # the tests' synthetic articles and redis-server
 
 import numpy as np  # noqa: E402
 import redis  # noqa: E402
+from redisserver import BINARY, RedisServer  # noqa: E402
 from synthetic import articles  # noqa: E402
 
 from crawler import settings as S  # noqa: E402
 from crawler.commands.demo import start_replica  # noqa: E402
 from crawler.dedup.engine import Deduplicator, Prepared, prepare  # noqa: E402
-from crawler.dedup.index import DedupIndex, IndexParams  # noqa: E402
+from crawler.dedup.index import DedupIndex  # noqa: E402
 from crawler.distributed.connection import RedisLink  # noqa: E402
 from crawler.distributed.dedup import RedisIndex  # noqa: E402
 from crawler.ids import record_id, url_key  # noqa: E402
+from pipelines.dedup import params_from_settings  # noqa: E402
 
-PARAMS = IndexParams(
-    shingle_size=S.DEDUP_SHINGLE_SIZE,
-    num_perm=S.DEDUP_NUM_PERM,
-    seed=S.DEDUP_SEED,
-    scheme=S.DEDUP_SCHEME,
-    lsh_threshold=S.DEDUP_LSH_THRESHOLD,
-)
-
-
-def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    if not shutil.which("redis-server"):
-        raise SystemExit("redis-server not installed (Debian package redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            client.ping()
-            return proc, port
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.02)
-    raise SystemExit("redis-server did not start")
-
-
-def corpus(n: int) -> list[str]:
-    return articles(n)
+PARAMS = params_from_settings()
 
 
 def cpu() -> float:
@@ -106,7 +76,7 @@ def redis_cpu(client: redis.Redis) -> float:
 
 
 def bench_dedup(n_docs: int, port: int, workdir: Path) -> None:
-    texts = corpus(n_docs)
+    texts = articles(n_docs)
     urls = [f"http://www.site{i % 5}.gov.cn/xw/{i}.html" for i in range(n_docs)]
     ids = [record_id(u) for u in urls]
     prep = prepare(texts, urls, [None] * n_docs, PARAMS)
@@ -280,7 +250,10 @@ def main() -> int:
     args = parser.parse_args()
     np.random.seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        server, port = start_redis(Path(tmp))
+        if not shutil.which(BINARY):
+            raise SystemExit(f"{BINARY} not installed (Debian package redis-server)")
+        server = RedisServer(Path(tmp) / "redis")
+        port = server.port
         try:
             if not args.no_dedup:
                 bench_dedup(args.docs, port, Path(tmp))
@@ -288,8 +261,7 @@ def main() -> int:
                 for delay in (float(x) for x in args.delays.split(",")):
                     bench_crawl(args.site, args.bulk, port, delay)
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            server.stop()
     return 0
 
 

@@ -52,6 +52,7 @@ from typing import Any
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.settings import Settings
 
 from crawler import settings as defaults  # the one place of the defaults
 from crawler import signals
@@ -73,8 +74,10 @@ STAT_KEYS = {
 }
 
 
-def params_from_settings(settings: Any) -> IndexParams:
-    """The index parameters named by the DEDUP_* settings."""
+def params_from_settings(settings: Any = None) -> IndexParams:
+    """The index parameters named by the DEDUP_* settings (None: the project's defaults)."""
+    if settings is None:
+        settings = Settings()
     return IndexParams(
         shingle_size=settings.getint("DEDUP_SHINGLE_SIZE", defaults.DEDUP_SHINGLE_SIZE),
         num_perm=settings.getint("DEDUP_NUM_PERM", defaults.DEDUP_NUM_PERM),

@@ -402,8 +402,8 @@ def test_offline_dedup_finds_traditional_script_and_full_width_reprints(tmp_path
 
 def test_offline_dedup_many_ranges_in_workers_give_the_same_output(tmp_path: Path) -> None:
     from crawler import settings
-    from crawler.dedup.index import IndexParams
     from crawler.dedup.offline import dedup_files
+    from pipelines.dedup import params_from_settings
 
     pairs = _pairs()
     recs = [_rec(p[k], f"http://x.cn/{i}-{k}.html", "x", "2022-01-01T00:00:00+08:00")
@@ -412,10 +412,7 @@ def test_offline_dedup_many_ranges_in_workers_give_the_same_output(tmp_path: Pat
     _write_jsonl(source, recs)
     with source.open("ab") as f:
         f.write(b"\n  \n{broken\n")
-    params = IndexParams(
-        settings.DEDUP_SHINGLE_SIZE, settings.DEDUP_NUM_PERM, settings.DEDUP_SEED,
-        settings.DEDUP_SCHEME, settings.DEDUP_LSH_THRESHOLD,
-    )  # fmt: skip
+    params = params_from_settings()
     outputs = []
     for name, workers, chunk in (("one", 0, 1 << 30), ("small", 0, 4096), ("pool", 2, 7919)):
         report = io.StringIO()

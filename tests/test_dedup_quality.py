@@ -15,18 +15,12 @@ from typing import Any
 import pytest
 
 from crawler import settings
-from crawler.dedup.index import IndexParams
 from crawler.dedup.quality import evaluate, load_pairs, report
+from pipelines.dedup import params_from_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = ROOT / "tests" / "data" / "dedup" / "floors.json"
-PARAMS = IndexParams(
-    settings.DEDUP_SHINGLE_SIZE,
-    settings.DEDUP_NUM_PERM,
-    settings.DEDUP_SEED,
-    settings.DEDUP_SCHEME,
-    settings.DEDUP_LSH_THRESHOLD,
-)
+PARAMS = params_from_settings()
 
 
 def _committed() -> dict[str, Any] | None:

@@ -16,20 +16,15 @@ from synthetic import articles
 
 from crawler import settings as project_settings
 from crawler.dedup.engine import Deduplicator, prepare
-from crawler.dedup.index import DedupIndex, IndexParams
+from crawler.dedup.index import DedupIndex
 from crawler.dedup.minhash import estimate
 from crawler.distributed.connection import RedisLink
 from crawler.distributed.dedup import RedisIndex
 from crawler.ids import content_hash, record_id
+from pipelines.dedup import params_from_settings
 
 PAIRS = Path(__file__).parent / "data" / "dedup" / "pairs.jsonl"
-PARAMS = IndexParams(
-    shingle_size=project_settings.DEDUP_SHINGLE_SIZE,
-    num_perm=project_settings.DEDUP_NUM_PERM,
-    seed=project_settings.DEDUP_SEED,
-    scheme=project_settings.DEDUP_SCHEME,
-    lsh_threshold=project_settings.DEDUP_LSH_THRESHOLD,
-)
+PARAMS = params_from_settings()
 THRESHOLD = project_settings.DEDUP_THRESHOLD
 
 
