@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
@@ -85,6 +85,30 @@ def params_from_settings(settings: Any = None) -> IndexParams:
         scheme=settings.get("DEDUP_SCHEME", defaults.DEDUP_SCHEME),
         lsh_threshold=settings.getfloat("DEDUP_LSH_THRESHOLD", defaults.DEDUP_LSH_THRESHOLD),
     )
+
+
+def drop_duplicate(
+    crawler: Crawler,
+    item: ArticleItem,
+    kept_id: str,
+    kept_url: str | None,
+    match: str,
+    similarity: float,
+    cluster: str,
+) -> NoReturn:
+    """Report ``item`` as a copy of the kept record (stats, ``duplicate_found``, one INFO
+    line) and drop it: the end of both dedup stages (embedded and Redis)."""
+    crawler.stats.inc_value(STAT_KEYS[match])
+    dup = make_duplicate(item, kept_id, similarity, match, cluster)
+    crawler.signals.send_catch_log(signal=signals.duplicate_found, item=dup)
+    logger.info(
+        "duplicate (%s, similarity %.2f): %s is a reprint of %s",
+        match,
+        similarity,
+        item.url,
+        kept_url,
+    )
+    raise DropItem(f"{match} duplicate of {kept_id} ({kept_url})")
 
 
 def make_duplicate(
@@ -236,17 +260,15 @@ class DedupPipeline:
         ):
             return self._replace(item, fields, kept, cluster, verdict.similarity, verdict.match)
         self.index.add_cited(cluster, item.source)
-        self.stats.inc_value(STAT_KEYS[verdict.match])
-        dup = make_duplicate(item, verdict.kept_id, verdict.similarity, verdict.match, cluster)
-        self.crawler.signals.send_catch_log(signal=signals.duplicate_found, item=dup)
-        logger.info(
-            "duplicate (%s, similarity %.2f): %s is a reprint of %s",
+        drop_duplicate(
+            self.crawler,
+            item,
+            verdict.kept_id,
+            verdict.kept_url,
             verdict.match,
             verdict.similarity,
-            item.url,
-            verdict.kept_url,
+            cluster,
         )
-        raise DropItem(f"{verdict.match} duplicate of {verdict.kept_id} ({verdict.kept_url})")
 
     def _kept(self, item: ArticleItem) -> ArticleItem:
         self.stats.inc_value("dedup/kept")

@@ -77,7 +77,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import NotConfigured
 
 from crawler import journal, signals
 from crawler.dedup.engine import Prepared, prepare
@@ -96,9 +96,8 @@ from crawler.distributed.workers import worker_id
 from crawler.items import ArticleItem, DuplicateItem
 from crawler.state import PortalLock, PortalLocked, site_of
 from pipelines.dedup import (
-    STAT_KEYS,
+    drop_duplicate,
     item_fields,
-    make_duplicate,
     names_from_settings,
     params_from_settings,
 )
@@ -891,17 +890,8 @@ class RedisDedupPipeline:
                 return self._replace(item, kept, cluster, verdict.similarity, verdict.match)
             kept = current  # another process took the cluster over meanwhile: decide again
         self.index.cite(cluster, item.source)
-        self.stats.inc_value(STAT_KEYS[verdict.match])
-        dup = make_duplicate(item, str(kept["id"]), verdict.similarity, verdict.match, cluster)
-        self.crawler.signals.send_catch_log(signal=signals.duplicate_found, item=dup)
-        logger.info(
-            "duplicate (%s, similarity %.2f): %s is a reprint of %s",
-            verdict.match,
-            verdict.similarity,
-            item.url,
-            kept.get("url"),
-        )
-        raise DropItem(f"{verdict.match} duplicate of {kept['id']} ({kept.get('url')})")
+        kept_id, kept_url, match = str(kept["id"]), kept.get("url"), verdict.match
+        drop_duplicate(self.crawler, item, kept_id, kept_url, match, verdict.similarity, cluster)
 
     def _kept(self, item: ArticleItem) -> ArticleItem:
         self.stats.inc_value("dedup/kept")
