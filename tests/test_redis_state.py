@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redisserver import RedisServer
@@ -40,6 +41,14 @@ def test_redis_url_switches_scheduler_and_dedup_stage() -> None:
     )
 
 
+def joined(server: RedisServer, tmp_path: Path, **link_args: Any) -> RedisLink:
+    """A link that joined the crawl on ``server``, its machine's state in ``tmp_path/state``."""
+    link = RedisLink(server.url, "zhengfa", **link_args)
+    (tmp_path / "state").mkdir()
+    link.join(tmp_path / "state")
+    return link
+
+
 def write_jsonl(path: Path, urls: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
@@ -53,9 +62,7 @@ def test_seen_set_starts_from_the_output_on_this_machine(
     site_dir = tmp_path / "output" / "scfzw"
     write_jsonl(site_dir / "articles.jsonl", ["http://www.scfzw.net/a/1.html"])
     write_jsonl(site_dir / "old-1" / "duplicates.jsonl", ["http://www.scfzw.net/a/2.html"])
-    link = RedisLink(redis_server.url, "zhengfa")
-    (tmp_path / "state").mkdir()
-    link.join(tmp_path / "state")
+    link = joined(redis_server, tmp_path)
     store = RedisSeenStore(link, "scfzw", tmp_path / "state" / "scfzw" / "h-2", site_dir / "h-2")
     info = store.open()
     assert info.keys == 2
@@ -87,9 +94,7 @@ def process_store(link: RedisLink, tmp_path: Path, wid: str) -> RedisSeenStore:
 def test_a_claimed_record_is_written_once_whatever_the_kill_point(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    link = RedisLink(redis_server.url, "zhengfa")
-    (tmp_path / "state").mkdir()
-    link.join(tmp_path / "state")
+    link = joined(redis_server, tmp_path)
     client = redis_server.client()
     one, two = "http://www.scfzw.net/a/1.html", "http://www.scfzw.net/a/2.html"
     folder = tmp_path / "output" / "scfzw"
@@ -129,9 +134,7 @@ def test_a_claimed_record_is_written_once_whatever_the_kill_point(
 
 
 def test_a_failed_write_gives_its_claim_back(redis_server: RedisServer, tmp_path: Path) -> None:
-    link = RedisLink(redis_server.url, "zhengfa")
-    (tmp_path / "state").mkdir()
-    link.join(tmp_path / "state")
+    link = joined(redis_server, tmp_path)
     store = process_store(link, tmp_path, "h-1")
     url = "http://www.scfzw.net/a/1.html"
     assert store.claim(url_key(url), "articles.jsonl", record_line(url))
@@ -150,9 +153,7 @@ def test_closing_while_redis_is_away_does_not_hang(
     from crawler.distributed import state
 
     monkeypatch.setattr(state, "CLOSE_WAIT", 0.5)
-    link = RedisLink(redis_server.url, "zhengfa", retry_max=0.1)
-    (tmp_path / "state").mkdir()
-    link.join(tmp_path / "state")
+    link = joined(redis_server, tmp_path, retry_max=0.1)
     store = process_store(link, tmp_path, "h-1")
     url = "http://www.scfzw.net/a/1.html"
     assert store.claim(url_key(url), "articles.jsonl", record_line(url))
