@@ -317,14 +317,11 @@ class JsonlStorePipeline:
             self.stats.inc_value("store/skipped_seen")
             raise DropItem(f"already written for this portal: {item.url}", log_level="DEBUG")
         try:
-            appender.append(line)
-        except OSError as exc:
-            self.state.seen.release(key)
-            self._fail(appender.path, exc)
-            raise DropItem(
-                f"write failed ({exc}); {item.url} not written", log_level="DEBUG"
-            ) from exc
-        try:
+            try:
+                appender.append(line)
+            except OSError:
+                self.state.seen.release(key)  # not written: the claim goes
+                raise
             self.state.seen.add(key)
         except OSError as exc:
             self._fail(appender.path, exc)
