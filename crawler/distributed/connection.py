@@ -43,8 +43,8 @@ if redis.call('EXISTS', ARGV[1] .. ':meta') == 0 then
   return redis.error_reply('{LOST_REPLY}')
 end
 """
-# errors that mean "not reachable now" (BusyLoadingError: loading its dump), worth a retry
 CLOSE_WAIT = 30.0  # seconds a closing process waits for an unreachable Redis
+# errors that mean "not reachable now" (BusyLoadingError: loading its dump), worth a retry
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
