@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
+from datasketch.lsh import _optimal_param
 
-from crawler.dedup.lsh import band_keys, lsh_params
-from crawler.dedup.minhash import MinHasher, estimate
+from crawler.dedup.lsh import band_keys, band_keys_numpy, lsh_params
+from crawler.dedup.minhash import MinHasher, estimate, permutations
 from crawler.dedup.shingles import (
     normalized_codes,
     shingle_hash,
@@ -98,10 +99,23 @@ def test_estimate_is_datasketch_jaccard() -> None:
     assert float(estimate(sa, sb[None, :])[0]) == pytest.approx(ma.jaccard(mb))
 
 
-@pytest.mark.parametrize(("threshold", "num_perm"), [(0.4, 64), (0.5, 128), (0.8, 128)])
+@pytest.mark.parametrize("num_perm", [16, 32, 64, 128, 256])
+@pytest.mark.parametrize("threshold", [0.1, 0.2, 0.34, 0.4, 0.5, 0.55, 0.7, 0.8, 0.95])
 def test_band_and_row_choice_is_datasketchs(threshold: float, num_perm: int) -> None:
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    assert lsh_params(threshold, num_perm) == (lsh.b, lsh.r)
+    """Computed without SciPy: the same choice as datasketch's integration with it."""
+    assert lsh_params(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
+    if lsh_params(threshold, num_perm)[0] >= 2:  # MinHashLSH refuses a single band
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert lsh_params(threshold, num_perm) == (lsh.b, lsh.r)
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 7), (16, 123), (256, 1)])
+def test_permutations_are_datasketchs(scheme: str, num_perm: int, seed: int) -> None:
+    ours = permutations(num_perm, seed, scheme)
+    theirs = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
+    assert ours.dtype == theirs.dtype
+    assert np.array_equal(ours, theirs)
 
 
 def test_band_keys_give_the_candidates_of_datasketchs_minhashlsh() -> None:
@@ -122,6 +136,15 @@ def test_band_keys_give_the_candidates_of_datasketchs_minhashlsh() -> None:
     same = np.zeros((1, 64), dtype=np.uint32)
     k = band_keys(same, bands, rows)[0]
     assert len(set(k.tolist())) == bands
+
+
+@pytest.mark.parametrize(("bands", "rows"), [(32, 4), (16, 8), (9, 13), (1, 1)])
+def test_compiled_band_keys_equal_the_numpy_reference(bands: int, rows: int) -> None:
+    rng = np.random.default_rng(3)
+    sigs = rng.integers(0, 2**32, (50, bands * rows + 3), dtype=np.uint64).astype(np.uint32)
+    sigs[0] = 0xFFFFFFFF  # an empty text's signature
+    assert np.array_equal(band_keys(sigs, bands, rows), band_keys_numpy(sigs, bands, rows))
+    assert np.array_equal(band_keys(sigs[7], bands, rows), band_keys_numpy(sigs[7], bands, rows))
 
 
 def test_the_kept_character_table_is_dedup_texts_rule_on_every_code_point() -> None:

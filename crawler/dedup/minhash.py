@@ -25,14 +25,16 @@ hashfunc=shingle_hash)`` updated shingle by shingle gives the same values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from datasketch import MinHash
 from numpy.typing import NDArray
 
 from crawler.dedup.jit import lazy_njit
 from crawler.dedup.shingles import shingle_hashes
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 SCHEMES = ("affine32", "legacy")
 _MERSENNE = np.uint64((1 << 61) - 1)
@@ -79,6 +81,23 @@ def _affine32_kernel(
         out[i] = m
 
 
+def permutations(num_perm: int, seed: int, scheme: str) -> NDArray[np.uint64 | np.uint32]:
+    """``(a, b)``: datasketch's permutation parameters (``MinHash._init_permutations``)."""
+    gen = np.random.RandomState(seed)
+    if scheme == "legacy":
+        pairs = [
+            (
+                gen.randint(1, _MERSENNE, dtype=np.uint64),
+                gen.randint(0, _MERSENNE, dtype=np.uint64),
+            )
+            for _ in range(num_perm)
+        ]
+        return np.array(pairs, dtype=np.uint64).T
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return np.array([a, b])
+
+
 class MinHasher:
     """Signatures of shingle-hash arrays, datasketch-compatible."""
 
@@ -88,7 +107,7 @@ class MinHasher:
         self.num_perm = num_perm
         self.seed = seed
         self.scheme = scheme
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
+        a, b = permutations(num_perm, seed, scheme)
         self._a: NDArray[np.unsignedinteger[Any]]
         self._b: NDArray[np.unsignedinteger[Any]]
         self._buf = np.empty(0, dtype=np.uint32)  # reused: fresh large arrays cost page faults
@@ -146,9 +165,16 @@ class MinHasher:
 
     def to_datasketch(self, sig: NDArray[np.uint32]) -> MinHash:
         """A ``datasketch.MinHash`` holding ``sig`` (for interoperability)."""
+        from datasketch import MinHash
+
         return MinHash(seed=self.seed, hashvalues=sig, scheme=self.scheme)
 
 
 def estimate(sig: NDArray[np.uint32], others: NDArray[np.uint32]) -> NDArray[np.float64]:
     """Estimated Jaccard of ``sig`` with each row of ``others`` (as datasketch's ``jaccard``)."""
     return np.asarray(np.count_nonzero(others == sig, axis=-1) / sig.shape[-1], dtype=np.float64)
+
+
+def estimate_rows(a: NDArray[np.uint32], b: NDArray[np.uint32]) -> NDArray[np.float64]:
+    """Estimated Jaccard of each row of ``a`` with the same row of ``b``."""
+    return np.asarray(np.count_nonzero(a == b, axis=1) / a.shape[1], dtype=np.float64)
