@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,31 @@ def test_offline_dedup_clean_input_exits_0_and_missing_input_2(
         )
         == 2
     )
+
+
+def test_offline_dedup_imports_neither_datasketch_nor_scipy(tmp_path: Path) -> None:
+    """datasketch's import costs 0.7 s of start-up (it imports SciPy's integration and special
+    functions); the dedup computes what it takes from it.  (numba imports the bare ``scipy``
+    package, about 10 ms, to check its version.)"""
+    source = tmp_path / "in.jsonl"
+    _write_jsonl(source, [_rec(p["a"], f"http://a.cn/{i}", "a", "2022-01-01")
+                          for i, p in enumerate(_pairs()[:20])])  # fmt: skip
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['crawler', 'dedup', {str(source)!r}, '--out', {str(tmp_path / 'o')!r}]\n"
+        "try:\n    runpy.run_module('crawler', run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "heavy = ('datasketch', 'scipy.integrate', 'scipy.special')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    written = [(tmp_path / "o" / f).read_bytes() for f in ("articles.jsonl", "duplicates.jsonl")]
+    assert sum(w.count(b"\n") for w in written) == 20
 
 
 def test_clusters_lists_reprints_largest_first(
@@ -424,3 +451,34 @@ def test_offline_dedup_many_ranges_in_workers_give_the_same_output(tmp_path: Pat
         outputs.append([(tmp_path / name / f).read_bytes() for f in ("articles.jsonl",
                         "duplicates.jsonl")])  # fmt: skip
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_outputs_survive_short_positional_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pwritev`` may write less than asked: the writers go on after the bytes written."""
+    import os
+
+    from crawler import settings
+    from crawler.dedup.offline import dedup_files
+    from pipelines.dedup import params_from_settings
+
+    recs = [_rec(p[k], f"http://x.cn/{i}-{k}.html", "x", "2022-01-01T00:00:00+08:00")
+            for i, p in enumerate(_pairs()[:30]) for k in ("a", "b")]  # fmt: skip
+    source = tmp_path / "all.jsonl"
+    _write_jsonl(source, recs)
+    params, threshold = params_from_settings(), settings.DEDUP_THRESHOLD
+    dedup_files([source], tmp_path / "whole", params, threshold, report=io.StringIO())
+    real = os.pwritev
+    calls: list[int] = []
+
+    def short(fd: int, buffers: list[Any], offset: int) -> int:  # at most 1,000 bytes a call
+        calls.append(offset)
+        data = b"".join(bytes(b) for b in buffers)[: 1 + len(calls) % 1000]
+        return real(fd, [data], offset)
+
+    monkeypatch.setattr(os, "pwritev", short)
+    dedup_files([source], tmp_path / "short", params, threshold, report=io.StringIO())
+    assert len(calls) > 100
+    for name in ("articles.jsonl", "duplicates.jsonl"):
+        assert (tmp_path / "short" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()

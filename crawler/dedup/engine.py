@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from crawler.dedup.fused import batch_signatures
+from crawler.dedup.fused import batch_signatures, code_signatures
 from crawler.dedup.index import DedupIndex, IndexParams
 from crawler.dedup.lsh import band_keys, text_hash_key, url_hash
 from crawler.dedup.minhash import MinHasher, estimate
@@ -34,6 +34,10 @@ from pipelines.script import strip_pinyin
 @lru_cache(maxsize=8)
 def _hasher(num_perm: int, seed: int, scheme: str) -> MinHasher:
     return MinHasher(num_perm, seed, scheme)
+
+
+# texts as code points: (codes, offsets, {document: its text where codes do not hold it})
+Codes = tuple[NDArray[np.uint32], NDArray[np.int64], Mapping[int, str]]
 
 
 @dataclass
@@ -52,19 +56,30 @@ def prepare(
     urls: Sequence[str],
     content_hashes: Sequence[str | None],
     params: IndexParams,
+    codes: Codes | None = None,
 ) -> Prepared:
     """Signatures, band keys, content-hash and URL keys of a batch.
 
     A missing content hash is computed as ``crawler.ids.content_hash`` does.
+    ``codes``: the texts as code points instead (``(codes, offsets, given)``:
+    text ``i`` is ``codes[offsets[i]:offsets[i + 1]]``, except where ``given``
+    holds it as a string); ``texts`` is then read only for the documents that
+    take the reference path.
     """
     hasher = _hasher(params.num_perm, params.seed, params.scheme)
-    n = len(texts)
+    n = len(urls)
     sigs = np.empty((n, params.num_perm), dtype=np.uint32)
     slow_docs: Sequence[int]
     if hasher.scheme == "affine32":
-        utf8, offs, slow = batch_signatures(
-            texts, params.shingle_size, hasher.a32, hasher.b32, sigs
-        )
+        if codes is None:
+            utf8, offs, slow = batch_signatures(
+                texts, params.shingle_size, hasher.a32, hasher.b32, sigs
+            )
+        else:
+            utf8, offs, slow = code_signatures(
+                codes[0], codes[1], params.shingle_size, hasher.a32, hasher.b32, sigs
+            )
+            slow[list(codes[2])] = 1
         slow_docs = [
             i
             for i in np.flatnonzero(slow).tolist()
@@ -79,14 +94,14 @@ def prepare(
         for i, ch in enumerate(content_hashes)
     ]
     for i in slow_docs:  # the reference path, one document at a time
-        codes = normalized_codes(texts[i])
+        codes_i = normalized_codes(texts[i])
         if not content_hashes[i]:
             hashes[i] = hashlib.sha1(
-                codes.tobytes()
+                codes_i.tobytes()
                 .decode("utf-32-le", "surrogatepass")
                 .encode("utf-8", "surrogatepass")
             ).hexdigest()
-        sigs[i] = hasher.signature(code_shingle_hashes(codes, params.shingle_size))
+        sigs[i] = hasher.signature(code_shingle_hashes(codes_i, params.shingle_size))
     return Prepared(
         sigs=sigs,
         bands=band_keys(sigs, params.bands, params.rows),

@@ -4,20 +4,28 @@
 
 1. **Decide.**  Every input is cut into byte ranges of about ``chunk_bytes``
    (a range owns the lines that start in it).  Worker processes read their
-   range themselves, parse each line with orjson, check it, and compute the
-   signatures, band keys and exact keys (:func:`crawler.dedup.engine.prepare`,
-   on text in the crawl's form: ``crawler.ids.comparable_text``); they send
-   back only the keys and a few fields, never the text.  The main process
-   takes the ranges in input order and runs the sequential decisions
+   range themselves, take each line's few fields and its text as code points
+   (:func:`crawler.dedup.jsonl.parse_lines`: msgspec and compiled loops, the
+   text never built as a string), check it, and compute the signatures, band
+   keys and exact keys (:func:`crawler.dedup.engine.prepare`, on text in the
+   crawl's form: ``crawler.ids.comparable_text``); they send back only the keys
+   and a few fields, never the text.  The main process takes the ranges in
+   input order and runs the sequential decisions
    (:class:`crawler.dedup.engine.Deduplicator`) while the workers read and
-   hash the next ranges.
+   hash the next ranges.  One worker first reads the portal names the origin
+   rule needs.
 2. **Write.**  Each cluster's kept record is chosen by the crawl's rule
    (:mod:`crawler.dedup.origin`: the copy another copy names as its 来源, else
-   the earliest published, else the first seen), then the inputs are read
-   again in order: a kept record's line is copied unchanged (bytes), a
-   reprint's line gets ``duplicate_of``, ``similarity``, ``match`` and
-   ``cluster`` added (spliced into the line's bytes when it has none of them,
-   else re-serialized).
+   the earliest published, else the first seen); then what each record
+   becomes is laid out: a kept record's line unchanged (``cluster`` spliced in
+   when it has none), a reprint's line with ``duplicate_of``, ``similarity``,
+   ``match`` and ``cluster`` spliced into its bytes (re-serialized when it
+   has some of them already).  With every output line's length known, two
+   threads per output copy the lines with positional reads and writes
+   (``pread``, ``pwritev``: the GIL released, no line copied through Python
+   but its new tail), each into its own part of the file, and start the
+   write-back of what they wrote as they go, so the closing fsync waits for
+   little more than the last megabytes.
 
 A record needs ``id``, ``url`` and ``text`` (strings); ``content_hash`` is
 computed when missing (and added to reprints).  A malformed line (bad JSON,
@@ -40,7 +48,7 @@ import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,16 +60,19 @@ from numpy.typing import NDArray
 from crawler.dedup import origin
 from crawler.dedup.engine import MATCHES, Deduplicator, Prepared, prepare
 from crawler.dedup.index import DedupIndex, IndexParams
-from crawler.dedup.minhash import estimate
+from crawler.dedup.jsonl import (
+    HAS_HASH,
+    OWN_CLUSTER,
+    PLAIN,
+    Texts,
+    load_line,
+    origin_fields,
+    parse_lines,
+)
+from crawler.dedup.minhash import estimate_rows
 
-REQUIRED = ("id", "url", "text")
 OUTPUTS = ("articles.jsonl", "duplicates.jsonl")
-ADDED = ("duplicate_of", "similarity", "match", "cluster")  # fields a reprint gains
 ORIGIN_FIELDS = ("site", "site_name", "source", "published_at", "published_precision", "fetched_at")
-_HAS_HASH = 1  # the line has its own content_hash
-_PLAIN = 2  # the line is a JSON object with none of ADDED: reprint fields can be spliced in
-_OWN_CLUSTER = 4  # the line has a ``cluster`` of its own (a string)
-_WS = b" \t\r\n"
 
 
 @dataclass
@@ -141,20 +152,6 @@ def _atomic_outputs(out_dir: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
             tmp.unlink(missing_ok=True)
 
 
-def _check(rec: Any) -> str | None:
-    if not isinstance(rec, dict):
-        return "not a JSON object"
-    for key in REQUIRED:
-        if key not in rec:
-            return f"missing field {key!r}"
-        if not isinstance(rec[key], str):
-            return f"field {key!r} is {type(rec[key]).__name__}, expected a string"
-    ch = rec.get("content_hash")
-    if ch is not None and not isinstance(ch, str):
-        return f"field 'content_hash' is {type(ch).__name__}, expected a string"
-    return None
-
-
 # --- pass 1: ranges read, checked and hashed (in worker processes) --------------------
 
 
@@ -169,7 +166,7 @@ class Range:
     errors: list[tuple[int, str]]  # (line number within the range, 1-based; reason)
     starts: NDArray[np.int64]  # each valid record's line: absolute offsets
     ends: NDArray[np.int64]  # (the line without its newline and surrounding blanks)
-    flags: NDArray[np.uint8]  # _HAS_HASH | _PLAIN | _OWN_CLUSTER
+    flags: NDArray[np.uint8]  # HAS_HASH | PLAIN | OWN_CLUSTER
     ids: list[str]
     urls: list[str]
     clusters: list[str | None]  # a record's own ``cluster`` (kept from an earlier run)
@@ -204,62 +201,27 @@ def scan_range(job: tuple[int, str, int, int, IndexParams]) -> Range:
     file_no, path, start, end, params = job
     with open(path, "rb") as f:  # noqa: PTH123 - a binary file object, seekable
         base, data = _read_range(f, start, end)
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    errors: list[tuple[int, str]] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    flags: list[int] = []
-    ids: list[str] = []
-    urls: list[str] = []
-    texts: list[str] = []
-    hashes: list[str | None] = []
-    clusters: list[str | None] = []
-    pos = base
-    for lineno, raw in enumerate(lines, 1):
-        line_start = pos
-        pos += len(raw) + 1
-        body = raw.strip(_WS)
-        if not body:
-            continue
-        try:
-            rec = orjson.loads(body)
-            reason = _check(rec)
-        except orjson.JSONDecodeError as exc:
-            reason = f"bad JSON ({exc.__class__.__name__}: {exc})"
-        if reason is not None:
-            errors.append((lineno, reason))
-            continue
-        lead = len(raw) - len(raw.lstrip(_WS))
-        starts.append(line_start + lead)
-        ends.append(line_start + lead + len(body))
-        ch = rec.get("content_hash")
-        cl = rec.get("cluster")
-        own = isinstance(cl, str) and bool(cl)
-        flags.append(
-            (_HAS_HASH if ch else 0)
-            | (0 if any(k in rec for k in ADDED) else _PLAIN)
-            | (_OWN_CLUSTER if own else 0)
-        )
-        ids.append(rec["id"])
-        urls.append(rec["url"])
-        texts.append(rec["text"])
-        hashes.append(ch or None)
-        clusters.append(cl if own else None)
+    parsed = parse_lines(data)
+    texts = Texts(parsed)
     return Range(
         file_no=file_no,
         start=base,
         end=base + len(data),
-        lines=len(lines),
-        errors=errors,
-        starts=np.asarray(starts, dtype=np.int64),
-        ends=np.asarray(ends, dtype=np.int64),
-        flags=np.asarray(flags, dtype=np.uint8),
-        ids=ids,
-        urls=urls,
-        clusters=clusters,
-        prep=prepare(texts, urls, hashes, params),
+        lines=parsed.lines,
+        errors=parsed.errors,
+        starts=parsed.starts + base,
+        ends=parsed.ends + base,
+        flags=parsed.flags,
+        ids=parsed.ids,
+        urls=parsed.urls,
+        clusters=parsed.clusters,
+        prep=prepare(
+            texts,
+            parsed.urls,
+            parsed.hashes,
+            params,
+            codes=(parsed.codes, parsed.code_offs, parsed.texts),
+        ),
     )
 
 
@@ -374,7 +336,6 @@ def dedup_files(
     the portal files in ``SEEDS_DIR``).
     """
     report = report if report is not None else sys.stderr
-    names = _portal_names() if names is None else names
     summary = Summary()
     start = time.perf_counter()
     index = DedupIndex(None, params)
@@ -385,11 +346,18 @@ def dedup_files(
     pool: Executor | None = None
     # Warm up before the workers fork: they inherit the character table and the
     # compiled kernels instead of building and loading them each (about 1 s).
-    prepare(["预热"], ["http://warm.up/"], [None], params)
+    warm = parse_lines('{"id": "w", "url": "http://warm.up/", "text": "预热\\n"}\n'.encode())
+    prepare(Texts(warm), warm.urls, warm.hashes, params, (warm.codes, warm.code_offs, warm.texts))
     if workers > 1:
         methods = mp.get_all_start_methods()
         ctx = mp.get_context("fork" if "fork" in methods else None)
         pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    # The portal names are read by a worker while the other reads the first range.
+    names_job: Future[origin.Names] | None = None
+    if names is None and pool is not None:
+        names_job = pool.submit(_portal_names)
+    elif names is None:
+        names = _portal_names()
     try:
         jobs = ((no, p, s, e, params) for no, p, s, e in _ranges(inputs, chunk_bytes))
         for rng in _in_order(jobs, pool, 2 * workers + 1):
@@ -428,7 +396,7 @@ def dedup_files(
             for i, c in enumerate(rng.clusters):
                 if c and c != rng.ids[i]:
                     recs.own_clusters[first + i] = c
-            for i in np.flatnonzero((rng.flags & _HAS_HASH) == 0).tolist():
+            for i in np.flatnonzero((rng.flags & HAS_HASH) == 0).tolist():
                 recs.hashes[first + i] = rng.prep.content_hashes[i]
             if progress and time.perf_counter() - last > 0.5:
                 last = time.perf_counter()
@@ -438,23 +406,18 @@ def dedup_files(
                     file=report,
                     flush=True,
                 )
+        if names_job is not None:
+            names = names_job.result()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    assert names is not None
     cols = recs.columns()
     _write(inputs, out_dir, cols, recs, index, names, summary)
     if progress:
         print(file=report)
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def _fields_of(files: Sequence[BinaryIO], cols: dict[str, NDArray[Any]], r: int) -> dict[str, Any]:
-    """The origin-rule fields of record ``r`` (its line read again)."""
-    f = files[int(cols["file_no"][r])]
-    f.seek(int(cols["starts"][r]))
-    rec = orjson.loads(f.read(int(cols["ends"][r] - cols["starts"][r])))
-    return {k: rec.get(k) for k in ("id", *ORIGIN_FIELDS)}
 
 
 def _write(
@@ -467,104 +430,223 @@ def _write(
     summary: Summary,
 ) -> None:
     """Pass 2: the origin of each cluster, then both outputs in input order."""
+    fds: list[int] = []
+    try:
+        fds.extend(os.open(p, os.O_RDONLY) for p in inputs)
+        reader = _Reader(fds, *(cols[k].tolist() for k in ("file_no", "starts", "ends")))
+        kept_of, first_of_row = _origins(reader, cols, recs, names, summary)
+        plan = _plan(reader, cols, recs, index, kept_of, first_of_row, summary)
+        _emit(plan, out_dir)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@dataclass
+class _Reader:
+    """Records' lines read again from the inputs (positional reads: threads share them)."""
+
+    fds: list[int]
+    file_no: list[int]
+    starts: list[int]
+    ends: list[int]
+
+    def line(self, r: int) -> bytes:
+        return os.pread(self.fds[self.file_no[r]], self.ends[r] - self.starts[r], self.starts[r])
+
+
+def _origins(
+    reader: _Reader,
+    cols: dict[str, NDArray[Any]],
+    recs: _Records,
+    names: origin.Names,
+    summary: Summary,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(record -> the record its cluster keeps, row -> its first record): the origin rule
+    on each cluster with reprints (the kept record may change)."""
     n = len(cols["row"])
     rows = cols["row"]
     is_dup = cols["match"] > 0
     first_of_row = np.full(len(recs.clusters), -1, dtype=np.int64)
     kept_recs = np.nonzero(~is_dup)[0]
     first_of_row[rows[kept_recs]] = kept_recs
-    kept_of = first_of_row[rows] if n else np.empty(0, dtype=np.int64)  # record -> kept record
-    files: list[BinaryIO] = [p.open("rb") for p in inputs]
-    try:
-        # The origin rule on each cluster with reprints: the kept record may change.
-        if is_dup.any():
-            order = np.argsort(rows, kind="stable")
-            sorted_rows = rows[order]
-            bounds = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1], True])
-            for a, b in itertools.pairwise(bounds.tolist()):
-                if b - a < 2:
-                    continue
-                members = order[a:b]  # input order: the first kept, then its reprints
-                fields = [_fields_of(files, cols, int(m)) for m in members]
-                best = int(members[choose_origin(fields, names)])
-                if best != members[0]:
-                    kept_of[members] = best
-                    summary.origins_moved += 1
-
-        def signature(r: int) -> NDArray[np.uint32]:
-            sig = recs.dup_sigs.get(r)
-            return sig if sig is not None else index.signatures([int(rows[r])])[0]
-
-        lines = _lines(files, cols)
-        with _atomic_outputs(out_dir) as (kept_f, dup_f):
-            for r in range(n):
-                line = next(lines)
-                flags = int(cols["flags"][r])
-                plain = bool(flags & _PLAIN)
-                cluster = recs.clusters[int(rows[r])]
-                k = int(kept_of[r])
-                if k == r:
-                    summary.kept += 1
-                    own = recs.own_clusters.get(r, recs.ids[r]) if flags & _OWN_CLUSTER else None
-                    if own == cluster:
-                        kept_f.write(line)
-                        kept_f.write(b"\n")
-                    else:
-                        _write_with_fields(kept_f, line, {"cluster": cluster}, plain)
-                    continue
-                code = int(cols["match"][r])
-                if code and k == first_of_row[rows[r]]:  # matched to the record still kept
-                    match, sim = MATCHES[code], round(float(cols["sim"][r]), 4)
-                elif cols["hash_keys"][r] == cols["hash_keys"][k]:
-                    match, sim = "content_hash", 1.0
-                elif cols["url_keys"][r] == cols["url_keys"][k]:
-                    match, sim = "url", 1.0
-                else:
-                    est = estimate(signature(r), signature(k)[None, :])[0]
-                    match, sim = "minhash", round(float(est), 4)
-                summary.duplicates[match] += 1
-                extra: dict[str, Any] = {
-                    "duplicate_of": recs.ids[k],
-                    "similarity": sim,
-                    "match": match,
-                    "cluster": cluster,
-                }
-                if not flags & _HAS_HASH:
-                    extra = {"content_hash": recs.hashes[r], **extra}
-                _write_with_fields(dup_f, line, extra, plain)
-    finally:
-        for f in files:
-            f.close()
+    kept_of = first_of_row[rows] if n else np.empty(0, dtype=np.int64)
+    if is_dup.any():
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        bounds = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1], True])
+        for a, b in itertools.pairwise(bounds.tolist()):
+            if b - a < 2:
+                continue
+            members = order[a:b]  # input order: the first kept, then its reprints
+            fields = [origin_fields(reader.line(m)) for m in members.tolist()]
+            best = int(members[choose_origin(fields, names)])
+            if best != members[0]:
+                kept_of[members] = best
+                summary.origins_moved += 1
+    return kept_of, first_of_row
 
 
-def _lines(
-    files: Sequence[BinaryIO], cols: dict[str, NDArray[Any]], block: int = 4 << 20
-) -> Iterator[memoryview]:
-    """Each record's line, in input order, read in blocks of about ``block`` bytes."""
-    file_no, starts, ends = cols["file_no"].tolist(), cols["starts"].tolist(), cols["ends"].tolist()
-    buf, buf_file, buf_start, buf_end = memoryview(b""), -1, 0, 0
-    for no, a, b in zip(file_no, starts, ends, strict=True):
-        if no != buf_file or a < buf_start or b > buf_end:
-            f = files[no]
-            f.seek(a)
-            buf, buf_file, buf_start = memoryview(f.read(max(block, b - a))), no, a
-            buf_end = a + len(buf)
-        yield buf[a - buf_start : b - buf_start]  # a view: the line is not copied
+def _plan(
+    reader: _Reader,
+    cols: dict[str, NDArray[Any]],
+    recs: _Records,
+    index: DedupIndex,
+    kept_of: NDArray[np.int64],
+    first_of_row: NDArray[np.int64],
+    summary: Summary,
+) -> _Plan:
+    """What each record becomes: its line (``cut``: without its closing brace) and a tail."""
+    n = len(cols["row"])
+    rows = cols["row"]
+    flags_l, rows_l, kept_l = cols["flags"].tolist(), rows.tolist(), kept_of.tolist()
+    match_l, hash_l, url_l = (cols[k].tolist() for k in ("match", "hash_keys", "url_keys"))
+    first_l, sim_l = first_of_row.tolist(), cols["sim"].tolist()
+    dest = np.zeros(n, dtype=np.uint8)  # 0: articles.jsonl, 1: duplicates.jsonl
+    cut = np.zeros(n, dtype=np.bool_)
+    whole = np.zeros(n, dtype=np.bool_)  # the tail replaces the line (re-serialized)
+    tails: list[bytes] = []
+    estimated: list[int] = []  # reprints whose similarity to a new kept record is estimated
+    extras: dict[int, dict[str, Any]] = {}
+    for r in range(n):
+        flags = flags_l[r]
+        cluster = recs.clusters[rows_l[r]]
+        k = kept_l[r]
+        if k == r:
+            summary.kept += 1
+            own = recs.own_clusters.get(r, recs.ids[r]) if flags & OWN_CLUSTER else None
+            if own == cluster:
+                tails.append(b"\n")
+            elif flags & PLAIN:
+                cut[r] = True
+                tails.append(b', "cluster": ' + orjson.dumps(cluster) + b"}\n")
+            else:
+                whole[r] = True
+                tails.append(_with_fields(reader.line(r), {"cluster": cluster}))
+            continue
+        dest[r] = 1
+        code = match_l[r]
+        if code and k == first_l[rows_l[r]]:  # matched to the record still kept
+            match, sim = MATCHES[code], round(sim_l[r], 4)
+        elif hash_l[r] == hash_l[k]:
+            match, sim = "content_hash", 1.0
+        elif url_l[r] == url_l[k]:
+            match, sim = "url", 1.0
+        else:
+            match, sim = "minhash", 0.0
+            estimated.append(r)
+        extra: dict[str, Any] = {
+            "duplicate_of": recs.ids[k],
+            "similarity": sim,
+            "match": match,
+            "cluster": cluster,
+        }
+        if not flags & HAS_HASH:
+            extra = {"content_hash": recs.hashes[r], **extra}
+        extras[r] = extra
+        tails.append(b"")
+    if estimated:  # all at once: one gather of the signatures the index holds
+
+        def signatures(records: list[int]) -> NDArray[np.uint32]:
+            out = np.empty((len(records), index.params.num_perm), dtype=np.uint32)
+            held = [i for i, r in enumerate(records) if r not in recs.dup_sigs]
+            for i, r in enumerate(records):
+                if r in recs.dup_sigs:
+                    out[i] = recs.dup_sigs[r]
+            if held:
+                out[held] = index.signatures(rows[np.asarray(records)[held]])
+            return out
+
+        sims = estimate_rows(signatures(estimated), signatures([kept_l[r] for r in estimated]))
+        for r, e in zip(estimated, sims.tolist(), strict=True):
+            extras[r]["similarity"] = round(e, 4)
+    for r, extra in extras.items():
+        summary.duplicates[extra["match"]] += 1
+        if flags_l[r] & PLAIN:
+            added = b", ".join(orjson.dumps(k) + b": " + orjson.dumps(v) for k, v in extra.items())
+            cut[r] = True
+            tails[r] = b", " + added + b"}\n"
+        else:
+            whole[r] = True
+            tails[r] = _with_fields(reader.line(r), extra)
+    return _Plan(reader, dest, cut.tolist(), whole.tolist(), tails)
 
 
-def _write_with_fields(
-    out: BinaryIO, line: bytes | memoryview, extra: dict[str, Any], plain: bool
-) -> None:
-    """Write ``line`` (a JSON object) with ``extra`` set, newline-terminated, to ``out``.
+def _emit(plan: _Plan, out_dir: Path) -> None:
+    """Both outputs, each written by :data:`_WRITERS` threads at offsets computed first."""
+    line_len = np.asarray(plan.reader.ends) - np.asarray(plan.reader.starts)
+    tail_len = np.fromiter(map(len, plan.tails), dtype=np.int64, count=len(plan.tails))
+    out_len = np.where(plan.whole, 0, line_len - np.asarray(plan.cut)) + tail_len
+    with _atomic_outputs(out_dir) as outs:
+        jobs = []
+        for d, f in enumerate(outs):
+            records = np.flatnonzero(plan.dest == d)
+            offsets = np.concatenate([[0], np.cumsum(out_len[records])])
+            for part in np.array_split(np.arange(len(records)), _WRITERS):
+                if len(part):
+                    jobs.append((f.fileno(), int(offsets[part[0]]), records[part].tolist()))
+        with ThreadPoolExecutor(len(jobs) or 1) as threads:
+            for done in [threads.submit(plan.write, *job) for job in jobs]:
+                done.result()
 
-    A plain line (none of the keys present) gets them spliced before its closing
-    brace, in the crawl's ``", "`` / ``": "`` style; otherwise it is re-serialized.
-    """
-    if plain and line[-1:] == b"}":
-        added = b", ".join(orjson.dumps(k) + b": " + orjson.dumps(v) for k, v in extra.items())
-        out.write(line[:-1])
-        out.write(b", " + added + b"}\n")
-        return
-    rec = orjson.loads(line)
+
+_WRITERS = 2  # threads writing each output (positional writes, the GIL released in them)
+_KICK_BYTES = 32 << 20
+_BLOCK = 4 << 20  # bytes of input read at once
+_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
+
+
+@dataclass
+class _Plan:
+    """The output of each record: its line (maybe cut before its closing brace), a tail."""
+
+    reader: _Reader
+    dest: NDArray[np.uint8]  # 0: articles.jsonl, 1: duplicates.jsonl
+    cut: list[bool]
+    whole: list[bool]  # the tail is the whole output (the line re-serialized)
+    tails: list[bytes]
+
+    def write(self, fd: int, offset: int, records: list[int], batch: int = 1000) -> None:
+        """Write ``records``' output at ``offset`` of ``fd`` (``pwritev`` of 1,000 pieces)."""
+        parts: list[bytes | memoryview] = []
+        kicked = offset
+        rd = self.reader
+        block, block_file, block_start, block_end = memoryview(b""), -1, 0, 0
+        for r in records:
+            if not self.whole[r]:
+                no, a, b = rd.file_no[r], rd.starts[r], rd.ends[r]
+                if no != block_file or a < block_start or b > block_end:
+                    block = memoryview(os.pread(rd.fds[no], max(_BLOCK, b - a), a))
+                    block_file, block_start, block_end = no, a, a + len(block)
+                parts.append(block[a - block_start : (b - 1 if self.cut[r] else b) - block_start])
+            parts.append(self.tails[r])
+            if len(parts) >= batch:
+                offset = _pwrite_all(fd, parts, offset)
+                parts = []
+                if offset - kicked >= _KICK_BYTES and hasattr(os, "posix_fadvise"):
+                    # start writing back what is written so far (Linux: DONTNEED starts the
+                    # write-back of dirty pages without waiting for it): the closing fsync
+                    # then waits for the tail, not for the whole file
+                    os.posix_fadvise(fd, kicked, offset - kicked, _DONTNEED)
+                    kicked = offset
+        _pwrite_all(fd, parts, offset)
+
+
+def _pwrite_all(fd: int, parts: list[bytes | memoryview], offset: int) -> int:
+    """``pwritev`` every piece at ``offset`` (going on after a short write); the end offset."""
+    while parts:
+        done = os.pwritev(fd, parts, offset)
+        offset += done
+        while parts and done >= len(parts[0]):
+            done -= len(parts[0])
+            parts = parts[1:]
+        if parts and done:
+            parts = [memoryview(parts[0])[done:], *parts[1:]]
+    return offset
+
+
+def _with_fields(line: bytes | memoryview, extra: dict[str, Any]) -> bytes:
+    """``line`` (a JSON object) re-serialized with ``extra`` set, newline-terminated."""
+    rec = load_line(line)
     rec.update(extra)
-    out.write(orjson.dumps(rec) + b"\n")
+    return orjson.dumps(rec) + b"\n"
