@@ -165,10 +165,10 @@ def test_offline_dedup_imports_neither_datasketch_nor_scipy(tmp_path: Path) -> N
     _write_jsonl(source, [_rec(p["a"], f"http://a.cn/{i}", "a", "2022-01-01")
                           for i, p in enumerate(_pairs()[:20])])  # fmt: skip
     code = (
-        "import runpy, sys\n"
-        f"sys.argv = ['crawler', 'dedup', {str(source)!r}, '--out', {str(tmp_path / 'o')!r}]\n"
-        "try:\n    runpy.run_module('crawler', run_name='__main__')\n"
-        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "import sys\n"
+        "from crawler.__main__ import main\n"
+        f"status = main(['dedup', {str(source)!r}, '--out', {str(tmp_path / 'o')!r}])\n"
+        "assert status == 0, status\n"
         "heavy = ('datasketch', 'scipy.integrate', 'scipy.special')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
@@ -180,6 +180,33 @@ def test_offline_dedup_imports_neither_datasketch_nor_scipy(tmp_path: Path) -> N
     assert done.stdout.strip().splitlines()[-1] == "[]"
     written = [(tmp_path / "o" / f).read_bytes() for f in ("articles.jsonl", "duplicates.jsonl")]
     assert sum(w.count(b"\n") for w in written) == 20
+
+
+def test_the_dedup_command_ends_at_once_with_its_status_and_complete_outputs(
+    tmp_path: Path,
+) -> None:
+    """``python -m crawler dedup`` skips the interpreter's teardown: status, summary and
+    outputs must all be there."""
+    source = tmp_path / "in.jsonl"
+    _write_jsonl(source, [_rec(p["b"], f"http://a.cn/{i}", "a", "2022-01-01")
+                          for i, p in enumerate(_pairs()[:40])])  # fmt: skip
+    root = Path(__file__).resolve().parent.parent
+    for extra, status in ((b"", 0), (b"{broken\n", 1)):
+        with source.open("ab") as f:
+            f.write(extra)
+        out = tmp_path / f"o{status}"
+        done = subprocess.run(
+            [sys.executable, "-m", "crawler", "dedup", str(source), "--out", str(out)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == status, done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith(f"dedup: read {40 + status}, kept ")
+        written = [(out / f).read_bytes() for f in ("articles.jsonl", "duplicates.jsonl")]
+        assert sum(w.count(b"\n") for w in written) == 40
+        assert all(w.endswith(b"}\n") for w in written if w)
 
 
 def test_clusters_lists_reprints_largest_first(

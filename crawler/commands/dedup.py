@@ -23,6 +23,10 @@ from crawler.dedup.index import IndexParams
 from crawler.dedup.minhash import SCHEMES
 from crawler.dedup.offline import check_output, dedup_files
 
+# Both outputs are closed and fsynced when run() returns: `python -m crawler` may end the
+# process at once, without the interpreter's teardown (see crawler/__main__.py).
+EXIT_AT_ONCE = True
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT.jsonl")
