@@ -25,9 +25,12 @@ it when a record is first added or looked up.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
+
+from crawler.dedup.jit import numba_module
+
+numba = numba_module()
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _S32 = np.uint64(32)
