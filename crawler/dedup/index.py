@@ -63,6 +63,7 @@ import numpy as np
 import xxhash
 from numpy.typing import NDArray
 
+from crawler.dedup import origin
 from crawler.dedup.lsh import lsh_params
 from crawler.dedup.shingles import SHINGLE_HASH
 from crawler.fsutil import fsync_dir
@@ -72,15 +73,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 2
 # the record fields a row keeps for origin decisions (crawler.dedup.origin)
-META_FIELDS = (
-    "cluster",
-    "site",
-    "site_name",
-    "source",
-    "published_at",
-    "published_precision",
-    "fetched_at",
-)
+META_FIELDS = ("cluster", *origin.FIELDS)
 MANIFEST = "manifest.json"
 _FILES = (
     "sigs",

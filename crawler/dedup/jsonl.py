@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from crawler.dedup import origin
 from crawler.dedup.jit import lazy_njit
 
 REQUIRED = ("id", "url", "text")
@@ -64,18 +65,8 @@ class _Fields(msgspec.Struct):
 _decode = msgspec.json.Decoder(_Fields).decode
 
 
-class _Origin(msgspec.Struct):
-    """The fields the origin rule reads (:mod:`crawler.dedup.origin`)."""
-
-    id: Any = None
-    site: Any = None
-    site_name: Any = None
-    source: Any = None
-    published_at: Any = None
-    published_precision: Any = None
-    fetched_at: Any = None
-
-
+# the fields the origin rule reads (crawler.dedup.origin), absent ones None
+_Origin = msgspec.defstruct("_Origin", [(k, Any, None) for k in ("id", *origin.FIELDS)])
 _decode_origin = msgspec.json.Decoder(_Origin).decode
 
 
@@ -158,7 +149,7 @@ def is_utf8(data: NDArray[np.uint8]) -> bool:
     """Whether ``data`` is UTF-8 as a whole (vectorized; the first and last bytes as if
     ASCII stood before and after)."""
     if len(data) < 4:
-        return _ok_short(data)
+        return _decodes(data.tobytes())
     out = np.empty(len(data) - 3, dtype=np.uint8)
     _utf8_marks(data, out)
     ends = np.concatenate([_ASCII3, data[:3], data[-3:], _NEWLINES3])
@@ -167,67 +158,13 @@ def is_utf8(data: NDArray[np.uint8]) -> bool:
     return not (edge[:3].any() or edge[6:].any() or out.any())
 
 
-def _ok_short(data: NDArray[np.uint8]) -> bool:
+def _decodes(data: bytes) -> bool:
+    """Whether Python's codec takes ``data`` as UTF-8 (what the vectorized check computes)."""
     try:
-        data.tobytes().decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
-
-
-@lazy_njit
-def _utf8_lines(
-    data: NDArray[np.uint8],
-    starts: NDArray[np.int64],
-    ends: NDArray[np.int64],
-    ok: NDArray[np.uint8],
-) -> None:  # pragma: no cover - compiled by numba (tested through parse_lines)
-    """``ok[i] = 1`` where ``data[starts[i]:ends[i]]`` is UTF-8 (RFC 3629, as Python's codec)."""
-    for k in range(starts.shape[0]):
-        p = starts[k]
-        end = ends[k]
-        good = True
-        while p < end:
-            c = data[p]
-            if c < 0x80:
-                p += 1
-                continue
-            if 0xC2 <= c <= 0xDF:
-                if p + 1 >= end or (data[p + 1] & 0xC0) != 0x80:
-                    good = False
-                    break
-                p += 2
-            elif 0xE0 <= c <= 0xEF:
-                if p + 2 >= end:
-                    good = False
-                    break
-                c1 = data[p + 1]
-                lo = 0xA0 if c == 0xE0 else 0x80
-                hi = 0x9F if c == 0xED else 0xBF  # no UTF-8-encoded surrogates
-                if c1 < lo or c1 > hi or (data[p + 2] & 0xC0) != 0x80:
-                    good = False
-                    break
-                p += 3
-            elif 0xF0 <= c <= 0xF4:
-                if p + 3 >= end:
-                    good = False
-                    break
-                c1 = data[p + 1]
-                lo = 0x90 if c == 0xF0 else 0x80
-                hi = 0x8F if c == 0xF4 else 0xBF
-                if (
-                    c1 < lo
-                    or c1 > hi
-                    or (data[p + 2] & 0xC0) != 0x80
-                    or (data[p + 3] & 0xC0) != 0x80
-                ):
-                    good = False
-                    break
-                p += 4
-            else:
-                good = False
-                break
-        ok[k] = 1 if good else 0
 
 
 @lazy_njit
@@ -378,9 +315,10 @@ def parse_lines(data: bytes) -> Parsed:
     """The records in ``data`` (whole lines), each checked as the reference parse checks it."""
     arr = np.frombuffer(data, dtype=np.uint8)
     line_starts, line_ends = _line_bounds(data)
-    fast = np.ones(len(line_starts), dtype=np.uint8)  # lines the fast path may take
-    if not is_utf8(arr):  # which lines, then
-        _utf8_lines(arr, line_starts, line_ends, fast)
+    bounds = list(zip(line_starts.tolist(), line_ends.tolist(), strict=True))
+    # the lines the fast path may take: all, or (rare) those Python's codec takes
+    whole_ok = is_utf8(arr)
+    ok = [whole_ok or _decodes(data[a:b]) for a, b in bounds]
     view = memoryview(data)
     errors: list[tuple[int, str]] = []
     linenos: list[int] = []
@@ -393,8 +331,7 @@ def parse_lines(data: bytes) -> Parsed:
     clusters: list[str | None] = []
     raws: list[msgspec.Raw | bytes] = []
     texts: dict[int, str] = {}
-    ok = fast.tolist()
-    for k, (a, b) in enumerate(zip(line_starts.tolist(), line_ends.tolist(), strict=True)):
+    for k, (a, b) in enumerate(bounds):
         if a == b or data[a] != 123 or data[b - 1] != 125:  # not "{...}": blanks around?
             seg = data[a:b]
             body = seg.strip(_WS)
@@ -472,10 +409,7 @@ def parse_lines(data: bytes) -> Parsed:
     if dropped:  # rare: lines whose text only the reference parse finds malformed
         keep = np.ones(len(ids), dtype=np.bool_)
         keep[dropped] = False
-        lens = np.diff(code_offs)[keep]
-        codes = codes[np.repeat(keep, np.diff(code_offs))]
-        code_offs = np.zeros(len(lens) + 1, dtype=np.int64)
-        np.cumsum(lens, out=code_offs[1:])
+        code_offs = np.delete(code_offs, dropped)  # a bad literal has no code points
         new_no = np.cumsum(keep) - 1
         texts = {int(new_no[i]): t for i, t in texts.items() if keep[i]}
         kept = keep.tolist()

@@ -79,21 +79,17 @@ def band_keys_numpy(sigs: NDArray[np.uint32], bands: int, rows: int) -> NDArray[
 def _band_kernel(
     sigs: NDArray[np.uint32], bands: int, rows: int, out: NDArray[np.uint64]
 ) -> None:  # pragma: no cover - compiled by numba (tested equal to band_keys_numpy)
-    mul = np.uint64(0x9E3779B97F4A7C15)
-    f1 = np.uint64(0xFF51AFD7ED558CCD)
-    f2 = np.uint64(0xC4CEB9FE1A85EC53)
-    s33 = np.uint64(33)
-    for d in range(sigs.shape[0]):
+    for d in range(sigs.shape[0]):  # the module's constants, frozen in at compile time
         for i in range(bands):
-            h = np.uint64(i + 1) * mul
+            h = np.uint64(i + 1) * _MUL
             for j in range(i * rows, (i + 1) * rows):
                 h ^= np.uint64(sigs[d, j])
-                h *= mul
-                h ^= h >> s33
-            h *= f1
-            h ^= h >> s33
-            h *= f2
-            h ^= h >> s33
+                h *= _MUL
+                h ^= h >> _S33
+            h *= _FMIX1
+            h ^= h >> _S33
+            h *= _FMIX2
+            h ^= h >> _S33
             out[d, i] = h
 
 

@@ -171,10 +171,6 @@ class MinHasher:
 
 
 def estimate(sig: NDArray[np.uint32], others: NDArray[np.uint32]) -> NDArray[np.float64]:
-    """Estimated Jaccard of ``sig`` with each row of ``others`` (as datasketch's ``jaccard``)."""
+    """Estimated Jaccard of ``sig`` with each row of ``others`` (as datasketch's ``jaccard``);
+    with two arrays of rows, of each row with the same row of the other."""
     return np.asarray(np.count_nonzero(others == sig, axis=-1) / sig.shape[-1], dtype=np.float64)
-
-
-def estimate_rows(a: NDArray[np.uint32], b: NDArray[np.uint32]) -> NDArray[np.float64]:
-    """Estimated Jaccard of each row of ``a`` with the same row of ``b``."""
-    return np.asarray(np.count_nonzero(a == b, axis=1) / a.shape[1], dtype=np.float64)

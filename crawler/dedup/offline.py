@@ -69,10 +69,9 @@ from crawler.dedup.jsonl import (
     origin_fields,
     parse_lines,
 )
-from crawler.dedup.minhash import estimate_rows
+from crawler.dedup.minhash import estimate
 
 OUTPUTS = ("articles.jsonl", "duplicates.jsonl")
-ORIGIN_FIELDS = ("site", "site_name", "source", "published_at", "published_precision", "fetched_at")
 
 
 @dataclass
@@ -131,7 +130,7 @@ def _atomic_outputs(out_dir: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
         for name in OUTPUTS:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
             temps.append(Path(tmp_name))
-            files.append(os.fdopen(fd, "wb", buffering=1 << 20))
+            files.append(os.fdopen(fd, "wb", buffering=0))  # written by pwritev only
         yield files[0], files[1]
         for f in files:
             f.flush()
@@ -517,12 +516,9 @@ def _plan(
             own = recs.own_clusters.get(r, recs.ids[r]) if flags & OWN_CLUSTER else None
             if own == cluster:
                 tails.append(b"\n")
-            elif flags & PLAIN:
-                cut[r] = True
-                tails.append(b', "cluster": ' + orjson.dumps(cluster) + b"}\n")
             else:
-                whole[r] = True
-                tails.append(_with_fields(reader.line(r), {"cluster": cluster}))
+                cut[r], whole[r], tail = _with_fields(reader, r, {"cluster": cluster}, flags)
+                tails.append(tail)
             continue
         dest[r] = 1
         code = match_l[r]
@@ -557,18 +553,12 @@ def _plan(
                 out[held] = index.signatures(rows[np.asarray(records)[held]])
             return out
 
-        sims = estimate_rows(signatures(estimated), signatures([kept_l[r] for r in estimated]))
+        sims = estimate(signatures(estimated), signatures([kept_l[r] for r in estimated]))
         for r, e in zip(estimated, sims.tolist(), strict=True):
             extras[r]["similarity"] = round(e, 4)
     for r, extra in extras.items():
         summary.duplicates[extra["match"]] += 1
-        if flags_l[r] & PLAIN:
-            added = b", ".join(orjson.dumps(k) + b": " + orjson.dumps(v) for k, v in extra.items())
-            cut[r] = True
-            tails[r] = b", " + added + b"}\n"
-        else:
-            whole[r] = True
-            tails[r] = _with_fields(reader.line(r), extra)
+        cut[r], whole[r], tails[r] = _with_fields(reader, r, extra, flags_l[r])
     return _Plan(reader, dest, cut.tolist(), whole.tolist(), tails)
 
 
@@ -645,8 +635,18 @@ def _pwrite_all(fd: int, parts: list[bytes | memoryview], offset: int) -> int:
     return offset
 
 
-def _with_fields(line: bytes | memoryview, extra: dict[str, Any]) -> bytes:
-    """``line`` (a JSON object) re-serialized with ``extra`` set, newline-terminated."""
-    rec = load_line(line)
+def _with_fields(
+    reader: _Reader, r: int, extra: dict[str, Any], flags: int
+) -> tuple[bool, bool, bytes]:
+    """``(cut, whole, tail)`` of record ``r``'s line with ``extra`` set.
+
+    A plain line (none of the keys present) keeps its bytes, cut before its closing
+    brace, and the tail adds the fields in the crawl's ``", "`` / ``": "`` style;
+    another is re-serialized whole (the tail is the new line).
+    """
+    if flags & PLAIN:
+        added = b", ".join(orjson.dumps(k) + b": " + orjson.dumps(v) for k, v in extra.items())
+        return True, False, b", " + added + b"}\n"
+    rec = load_line(reader.line(r))
     rec.update(extra)
-    return orjson.dumps(rec) + b"\n"
+    return False, True, orjson.dumps(rec) + b"\n"

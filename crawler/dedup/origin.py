@@ -28,6 +28,8 @@ from typing import Any
 
 Names = Mapping[str, Collection[str]]
 Record = Mapping[str, Any]
+# the record fields the rule reads (besides ``id``, for a full tie: :func:`winner`)
+FIELDS = ("site", "site_name", "source", "published_at", "published_precision", "fetched_at")
 
 
 @lru_cache(maxsize=4096)
