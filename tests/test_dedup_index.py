@@ -331,3 +331,32 @@ def test_merging_two_key_tables_orders_entries_as_building_from_both() -> None:
         assert sorted(zip(*(a.tolist() for a in found), strict=True)) == sorted(
             zip(*(a.tolist() for a in built.lookup(pool)), strict=True)
         )
+
+
+def test_building_a_key_table_is_a_stable_sort_of_its_keys() -> None:
+    from crawler.dedup import kernels
+    from crawler.dedup.index import KeyTable
+
+    rng = np.random.default_rng(8)
+    crowded = np.uint64(0xABCD) << np.uint64(48)  # one directory slot of many distinct keys
+    cases = [
+        rng.integers(0, 1 << 64, 0, dtype=np.uint64),
+        rng.integers(0, 1 << 64, 1, dtype=np.uint64),
+        rng.choice(rng.integers(0, 1 << 64, 40, dtype=np.uint64), 5000),  # many ties
+        rng.integers(0, 1 << 64, 20000, dtype=np.uint64),
+        crowded + rng.integers(0, 1 << 40, 3 * kernels._SLOT_SORT, dtype=np.uint64),
+        np.concatenate(  # a long slot with ties in it, among ordinary keys
+            [
+                rng.integers(0, 1 << 64, 500, dtype=np.uint64),
+                crowded + rng.integers(0, 8, 200, dtype=np.uint64),
+            ]
+        ),
+    ]
+    for keys in cases:
+        rows = rng.permutation(len(keys)).astype(np.uint32)
+        table = KeyTable.build(keys, rows)
+        order = np.argsort(keys, kind="stable")
+        assert table.keys.tolist() == keys[order].tolist()
+        assert table.rows.tolist() == rows[order].tolist()
+        assert table.keys.dtype == np.uint64
+        assert table.rows.dtype == np.uint32

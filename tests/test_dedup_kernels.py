@@ -109,3 +109,43 @@ def test_flushes_merges_and_the_reused_buffer_decide_as_one_unflushed_buffer() -
     assert segments > 1
     assert flushed == plain
     assert flushed_state == plain_state
+
+
+def test_segment_best_takes_every_row_sharing_a_band_even_past_its_scratch_room() -> None:
+    """Far more (record, row) pairs than band lookups (a band value shared by hundreds of
+    rows): the best row is still the brute-force best, each row compared once."""
+    from crawler.dedup import kernels
+    from crawler.dedup.index import KeyTable
+
+    rng = np.random.default_rng(11)
+    p, nb, rows = PARAMS.num_perm, PARAMS.bands, PARAMS.rows
+    n_seg, base = 700, 1000
+    seg_sigs = rng.integers(0, 1 << 32, (n_seg, p), dtype=np.uint64).astype(np.uint32)
+    query = rng.integers(0, 1 << 32, (3, p), dtype=np.uint64).astype(np.uint32)
+    seg_sigs[:, :rows] = query[0, :rows]  # every row shares the first band of record 0
+    for r in rng.choice(n_seg, 40, replace=False):  # and some share more of its values
+        keep = rng.random(p) < rng.uniform(0.2, 0.9)
+        seg_sigs[r, keep] = query[0, keep]
+    seg_sigs[5] = query[2]  # record 2 has one exact twin
+    seg_bands = band_keys(seg_sigs, nb, rows)
+    table = KeyTable.build(
+        seg_bands.reshape(-1), np.repeat(np.arange(base, base + n_seg, dtype=np.uint32), nb)
+    )
+    bands = np.ascontiguousarray(band_keys(query, nb, rows))
+    best_row = np.full(3, -1, dtype=np.int64)
+    best_cnt = np.full(3, -1, dtype=np.int64)
+    kernels.segment_best(
+        bands, query, table.directory(), table.shift, table.keys, table.rows,
+        seg_sigs, base, best_row, best_cnt,
+    )  # fmt: skip
+    for i in range(3):
+        sharing = [r for r in range(n_seg) if (seg_bands[r] == bands[i]).any()]
+        if not sharing:
+            assert (best_row[i], best_cnt[i]) == (-1, -1)
+            continue
+        counts = [int((seg_sigs[r] == query[i]).sum()) for r in sharing]
+        top = max(counts)
+        assert best_cnt[i] == top
+        assert best_row[i] == base + sharing[counts.index(top)]  # the earliest on a tie
+    assert len([r for r in range(n_seg) if (seg_bands[r] == bands[0]).any()]) > nb
+    assert (best_row[2], best_cnt[2]) == (base + 5, p)

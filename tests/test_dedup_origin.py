@@ -120,3 +120,60 @@ def test_portal_names_from_the_seed_portals() -> None:
     names = portal_names(load_portals(seeds_dir_from_settings("seeds")))
     assert "四川法制网" in names["scfzw"]
     assert "国际在线" in names["cri"]
+
+
+def test_choosing_a_clusters_origin_at_once_equals_the_pairwise_rule() -> None:
+    """:func:`choose` (each copy read once) against the rule's definition written with
+    :func:`cited` and :func:`compare`: random clusters of copies citing each other or
+    not, dated to the second, to the day, not at all or wrongly, fetched at any time."""
+    import random
+
+    from crawler.dedup.origin import choose
+
+    def reference(members: list[dict[str, Any]]) -> int:
+        sources = [m.get("source") for m in members]
+        named = [
+            i
+            for i, m in enumerate(members)
+            if cited(m, [s for j, s in enumerate(sources) if j != i], NAMES)
+        ]
+        pool = named or list(range(len(members)))
+        best = pool[0]
+        for i in pool[1:]:
+            others = [s for j, s in enumerate(sources) if j not in (i, best)]
+            if compare(members[i], members[best], NAMES, others) < 0:
+                best = i
+        return best
+
+    rnd = random.Random(4)
+    sites = [*NAMES, "other"]
+    sources = [None, "", "国际在线", " 辽宁长安网 ", "四川法制网", "某报", "大理州人民政府", 7]
+    published = [
+        None,
+        "2021-09-02",
+        "2021-09-02T08:00:00+08:00",
+        "2021-09-02T07:59:59+08:00",
+        "2021-09-01T23:00:00+08:00",
+        "2021-09-02T08:00:00",  # no offset: compared by day
+        "not a date",
+    ]
+    fetched = ["2024-01-01T00:00:00+08:00", "2023-12-31T23:00:00+08:00", None, "bad"]
+    for _ in range(3000):
+        members = []
+        for k in range(rnd.randint(1, 6)):
+            site = rnd.choice(sites)
+            members.append(
+                rec(
+                    site,
+                    rnd.choice(published),
+                    rnd.choice(sources),
+                    id=f"{site}-{k}",
+                    fetched_at=rnd.choice(fetched),
+                    published_precision=rnd.choice([None, "day", "second"]),
+                )
+            )
+        non_str = [m for m in members if not isinstance(m["source"], str | None)]
+        if non_str:  # the pairwise rule cannot read a non-string 来源: choose ignores it
+            for m in non_str:
+                m["source"] = None
+        assert choose(members, NAMES) == reference(members), members

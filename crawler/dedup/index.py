@@ -122,6 +122,11 @@ class IndexParams:
         return d
 
 
+def _slot_bits(n: int) -> int:
+    """Top bits of a key table's directory slot for ``n`` keys: about 4 keys a slot."""
+    return max(1, min(30, (max(n, 4) // 4).bit_length()))
+
+
 class KeyTable:
     """Sorted uint64 keys with a uint32 row each; many rows may share a key.
 
@@ -141,37 +146,36 @@ class KeyTable:
 
     @classmethod
     def build(cls, keys: NDArray[np.uint64], rows: NDArray[np.uint32]) -> KeyTable:
-        order = np.argsort(keys, kind="stable")
-        return cls(
-            np.ascontiguousarray(keys[order], dtype=np.uint64),
-            np.ascontiguousarray(rows[order], dtype=np.uint32),
+        """The table of ``keys`` and their ``rows``, equal keys in their given order."""
+        from crawler.dedup import kernels
+
+        sorted_keys, sorted_rows = kernels.sort_table(
+            np.ascontiguousarray(keys, dtype=np.uint64),
+            np.ascontiguousarray(rows, dtype=np.uint32),
+            _slot_bits(len(keys)),
         )
+        return cls(sorted_keys, sorted_rows)
 
     @classmethod
     def merged(cls, first: KeyTable, second: KeyTable) -> KeyTable:
         """The table of ``first``'s entries then ``second``'s, as :meth:`build` sorts them.
 
-        Both are sorted already: ``second``'s entries are placed after the equal keys
-        of ``first`` (a stable sort's order) with one ``searchsorted``, without the
-        concatenated copy and the argsort's int64 order of every key.
+        Both are sorted already: one linear merge (``second``'s entries after the
+        equal keys of ``first``), without a concatenated copy and a new sort.
         """
-        n1, n2 = len(first.keys), len(second.keys)
-        at = np.searchsorted(first.keys, second.keys, side="right")
-        at += np.arange(n2, dtype=at.dtype)  # final positions of second's entries
-        from_first = np.ones(n1 + n2, dtype=np.bool_)
-        from_first[at] = False
-        keys = np.empty(n1 + n2, dtype=np.uint64)
-        keys[at] = second.keys
-        keys[from_first] = first.keys
-        rows = np.empty(n1 + n2, dtype=np.uint32)
-        rows[at] = second.rows
-        rows[from_first] = first.rows
+        from crawler.dedup import kernels
+
+        keys, rows = kernels.merge_tables(
+            np.ascontiguousarray(first.keys, dtype=np.uint64),
+            np.ascontiguousarray(first.rows, dtype=np.uint32),
+            np.ascontiguousarray(second.keys, dtype=np.uint64),
+            np.ascontiguousarray(second.rows, dtype=np.uint32),
+        )
         return cls(keys, rows)
 
     def _directory(self) -> NDArray[np.uint32]:
         if self._dir is None:
-            n = len(self.keys)
-            bits = max(1, min(30, (max(n, 4) // 4).bit_length()))  # ~4 keys per slot
+            bits = _slot_bits(len(self.keys))
             self._shift = np.uint64(64 - bits)
             counts = np.bincount(
                 (np.asarray(self.keys) >> self._shift).astype(np.int64), minlength=1 << bits

@@ -245,25 +245,9 @@ def _in_order(
 
 
 def choose_origin(members: Sequence[Mapping[str, Any]], names: origin.Names) -> int:
-    """Index in ``members`` (in input order) of the copy kept: the crawl's origin rule.
-
-    The copies another copy names as its 来源 are the candidates (all copies when
-    none is named); among them the earliest published, else the first seen
-    (:func:`crawler.dedup.origin.compare`; on a tie the earlier copy stays).
-    """
-    sources = [m.get("source") for m in members]
-    named = [
-        i
-        for i, m in enumerate(members)
-        if origin.cited(m, [s for j, s in enumerate(sources) if j != i], names)
-    ]
-    pool = named or list(range(len(members)))
-    best = pool[0]
-    for i in pool[1:]:
-        others = [s for j, s in enumerate(sources) if j not in (i, best)]
-        if origin.compare(members[i], members[best], names, others) < 0:
-            best = i
-    return best
+    """Index in ``members`` (in input order) of the copy kept: the crawl's origin rule
+    (:func:`crawler.dedup.origin.choose`)."""
+    return origin.choose(members, names)
 
 
 def _portal_names() -> origin.Names:
@@ -504,22 +488,31 @@ def _plan(
     dest = np.zeros(n, dtype=np.uint8)  # 0: articles.jsonl, 1: duplicates.jsonl
     cut = np.zeros(n, dtype=np.bool_)
     whole = np.zeros(n, dtype=np.bool_)  # the tail replaces the line (re-serialized)
-    tails: list[bytes] = []
     estimated: list[int] = []  # reprints whose similarity to a new kept record is estimated
     extras: dict[int, dict[str, Any]] = {}
-    for r in range(n):
+    kept = kept_of == np.arange(n)
+    summary.kept += int(kept.sum())
+    # most kept records: a plain line without a cluster of its own, ``cluster`` spliced in
+    # (``_with_fields``'s bytes, written out: 90 % of the lines in one comprehension)
+    simple = kept & ((cols["flags"] & (PLAIN | OWN_CLUSTER)) == PLAIN)
+    tails: list[bytes] = [b""] * n
+    clusters = recs.clusters
+    at = np.flatnonzero(simple)
+    for r, row in zip(at.tolist(), rows[at].tolist(), strict=True):
+        tails[r] = b', "cluster": ' + orjson.dumps(clusters[row]) + b"}\n"
+    cut[at] = True
+    for r in np.flatnonzero(kept & ~simple).tolist():
         flags = flags_l[r]
-        cluster = recs.clusters[rows_l[r]]
+        cluster = clusters[rows_l[r]]
+        own = recs.own_clusters.get(r, recs.ids[r]) if flags & OWN_CLUSTER else None
+        if own == cluster:
+            tails[r] = b"\n"
+        else:
+            cut[r], whole[r], tails[r] = _with_fields(reader, r, {"cluster": cluster}, flags)
+    for r in np.flatnonzero(~kept).tolist():
+        flags = flags_l[r]
+        cluster = clusters[rows_l[r]]
         k = kept_l[r]
-        if k == r:
-            summary.kept += 1
-            own = recs.own_clusters.get(r, recs.ids[r]) if flags & OWN_CLUSTER else None
-            if own == cluster:
-                tails.append(b"\n")
-            else:
-                cut[r], whole[r], tail = _with_fields(reader, r, {"cluster": cluster}, flags)
-                tails.append(tail)
-            continue
         dest[r] = 1
         code = match_l[r]
         if code and k == first_l[rows_l[r]]:  # matched to the record still kept
@@ -540,7 +533,6 @@ def _plan(
         if not flags & HAS_HASH:
             extra = {"content_hash": recs.hashes[r], **extra}
         extras[r] = extra
-        tails.append(b"")
     if estimated:  # all at once: one gather of the signatures the index holds
 
         def signatures(records: list[int]) -> NDArray[np.uint32]:
