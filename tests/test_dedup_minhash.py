@@ -224,3 +224,52 @@ def test_characters_the_batch_kernel_takes_are_nfkc_in_any_sequence() -> None:
     for _ in range(40):
         text = "".join(map(chr, rng.choice(latin, 20000).tolist()))
         assert unicodedata.is_normalized("NFKC", text)
+
+
+def test_the_character_table_is_kept_between_runs_and_rebuilt_when_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The saved table is the built one; a corrupt, truncated or wrongly shaped file is
+    rebuilt and replaced; a folder that cannot be written only means no file."""
+    from crawler.dedup import shingles
+
+    built = shingles._build_flag_table()
+    path = tmp_path / "__pycache__" / "flags-test.npy"
+    monkeypatch.setattr(shingles, "_table_file", lambda: path)
+    monkeypatch.setattr(shingles, "_flags", None)
+    assert np.array_equal(shingles._flag_table(), built)
+    assert np.array_equal(np.load(path), built)  # saved
+    good = path.read_bytes()
+    for bad in (b"garbage", good[: len(good) // 2], b""):
+        path.write_bytes(bad)
+        monkeypatch.setattr(shingles, "_flags", None)
+        assert np.array_equal(shingles._flag_table(), built)
+        assert path.read_bytes() == good  # replaced
+    np.save(path, built[:100])  # a table of another shape
+    monkeypatch.setattr(shingles, "_flags", None)
+    assert np.array_equal(shingles._flag_table(), built)
+    assert np.array_equal(np.load(path), built)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setattr(shingles, "_table_file", lambda: blocked / "flags.npy")
+    monkeypatch.setattr(shingles, "_flags", None)
+    assert np.array_equal(shingles._flag_table(), built)
+
+
+def test_the_character_table_file_name_changes_with_the_code_defining_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crawler.dedup import shingles
+
+    first = shingles._table_file()
+    assert first == shingles._table_file()
+    real = Path.read_bytes
+
+    def edited(self: Path) -> bytes:
+        data = real(self)
+        return data + b"\n# edited" if self.name == "script.py" else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert shingles._table_file() != first
+    assert shingles._table_file().parent == first.parent

@@ -23,7 +23,12 @@ this code.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import xxhash
@@ -76,23 +81,81 @@ def _slow_bits() -> NDArray[np.bool_]:
     return slow
 
 
+def _build_flag_table() -> NDArray[np.uint8]:
+    """Code point -> _KEEP | _TRAD | _SLOW | _TONE, computed (~0.15-0.4 s)."""
+    strip = frozenset(_STRIP_CATEGORIES)
+    flags = np.zeros(0x110000, dtype=np.uint8)
+    # Planes 4-13 are unassigned and planes 15-16 private use (categories Cn, Co:
+    # stripped), so only planes 0-3 and 14 are looked up (a third of the time).
+    for lo, hi in ((0, 0x40000), (0xE0000, 0xF0000)):
+        flags[lo:hi] = np.fromiter(
+            (unicodedata.category(chr(c))[0] not in strip for c in range(lo, hi)),
+            dtype=np.uint8,
+            count=hi - lo,
+        )
+    flags[:0x10000] |= traditional_only().astype(np.uint8) * _TRAD
+    flags |= _slow_bits().astype(np.uint8) * _SLOW
+    flags[[ord(ch) for ch in TONED]] |= _TONE
+    return flags
+
+
+def _table_file() -> Path:
+    """Where the table is kept between runs: beside numba's compiled kernels, under a name
+    that changes with everything the table depends on (the Unicode and codec tables of
+    this Python, the OpenCC release, the code of the modules that define the flags)."""
+    import hashlib
+    import importlib.metadata
+
+    import crawler.ids
+    import pipelines.script
+
+    key = hashlib.sha1(f"{sys.version}|{unicodedata.unidata_version}".encode())
+    try:
+        key.update(importlib.metadata.version("opencc").encode())
+    except importlib.metadata.PackageNotFoundError:
+        key.update(b"opencc ?")
+    for module in (__file__, crawler.ids.__file__, pipelines.script.__file__):
+        key.update(Path(module).read_bytes())
+    return Path(__file__).parent / "__pycache__" / f"flags-{key.hexdigest()[:16]}.npy"
+
+
+def _load_table(path: Path) -> NDArray[np.uint8] | None:
+    """The table saved at ``path``; None when missing or unreadable (it is then rebuilt)."""
+    try:
+        table = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if table.dtype != np.uint8 or table.shape != (0x110000,):
+        return None
+    return np.asarray(table)
+
+
+def _save_table(path: Path, table: NDArray[np.uint8]) -> None:
+    """Save ``table`` at ``path`` atomically; a folder that cannot be written is left alone."""
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, table, allow_pickle=False)
+        tmp.replace(path)
+    except OSError:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def _flag_table() -> NDArray[np.uint8]:
-    """Code point -> _KEEP | _TRAD | _SLOW | _TONE (built once per process, ~0.4 s)."""
+    """Code point -> _KEEP | _TRAD | _SLOW | _TONE (once per process; read from a file
+    saved by an earlier run when there is one: 1 ms instead of building it)."""
     global _flags
     if _flags is None:
-        strip = frozenset(_STRIP_CATEGORIES)
-        flags = np.zeros(0x110000, dtype=np.uint8)
-        # Planes 4-13 are unassigned and planes 15-16 private use (categories Cn, Co:
-        # stripped), so only planes 0-3 and 14 are looked up (a third of the time).
-        for lo, hi in ((0, 0x40000), (0xE0000, 0xF0000)):
-            flags[lo:hi] = np.fromiter(
-                (unicodedata.category(chr(c))[0] not in strip for c in range(lo, hi)),
-                dtype=np.uint8,
-                count=hi - lo,
-            )
-        flags[:0x10000] |= traditional_only().astype(np.uint8) * _TRAD
-        flags |= _slow_bits().astype(np.uint8) * _SLOW
-        flags[[ord(ch) for ch in TONED]] |= _TONE
+        path = _table_file()
+        flags = _load_table(path)
+        if flags is None:
+            flags = _build_flag_table()
+            _save_table(path, flags)
         _flags = flags
     return _flags
 
