@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +19,23 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def create_temp(folder: Path, prefix: str, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new file ``folder/<prefix><random><suffix>``, open for writing: ``(fd, path)``.
+
+    Its mode is what a plain ``open`` gives (0o666 less the umask), so that a file
+    renamed into place from it is readable as any other output: ``tempfile.mkstemp``
+    makes every file 0o600.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name {prefix}*{suffix} in {folder}")
 
 
 def write_atomic(path: Path, chunks: Iterable[bytes] | bytes, sync_dir: bool = False) -> None:

@@ -509,3 +509,44 @@ def test_outputs_survive_short_positional_writes(
     assert len(calls) > 100
     for name in ("articles.jsonl", "duplicates.jsonl"):
         assert (tmp_path / "short" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_offline_outputs_get_the_mode_of_any_new_file(
+    tmp_path: Path, inputs: tuple[Path, Path, dict[str, Any]], umask: int
+) -> None:
+    """articles.jsonl and duplicates.jsonl are renamed from temporary files: they get the
+    mode the user's umask gives a new file (0644 under 022), not a temporary file's 0600."""
+    import os
+    import stat
+
+    one, two, _ = inputs
+    out = tmp_path / "out"
+    old = os.umask(umask)
+    try:
+        dedup_cmd.run(_args(dedup_cmd, [str(one), str(two), "--out", str(out), "--workers", "0"]))
+        plain = tmp_path / "plain"
+        plain.write_text("")
+    finally:
+        os.umask(old)
+    expected = stat.S_IMODE(plain.stat().st_mode)
+    assert expected == 0o666 & ~umask
+    for name in ("articles.jsonl", "duplicates.jsonl"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == expected
+    assert sorted(p.name for p in out.iterdir()) == ["articles.jsonl", "duplicates.jsonl"]
+
+
+def test_a_saved_index_manifest_gets_the_mode_of_any_new_file(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from crawler.dedup.index import MANIFEST, DedupIndex, IndexParams
+
+    old = os.umask(0o022)
+    try:
+        index = DedupIndex(tmp_path / "dedup", IndexParams())
+        index.save()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "dedup" / MANIFEST).stat().st_mode) == 0o644
+    assert [p.name for p in (tmp_path / "dedup").iterdir()] == [MANIFEST]

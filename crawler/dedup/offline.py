@@ -44,7 +44,6 @@ import itertools
 import multiprocessing as mp
 import os
 import sys
-import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -70,6 +69,7 @@ from crawler.dedup.jsonl import (
     parse_lines,
 )
 from crawler.dedup.minhash import estimate
+from crawler.fsutil import create_temp
 
 OUTPUTS = ("articles.jsonl", "duplicates.jsonl")
 
@@ -128,8 +128,8 @@ def _atomic_outputs(out_dir: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
     files: list[BinaryIO] = []
     try:
         for name in OUTPUTS:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            temps.append(Path(tmp_name))
+            fd, tmp = create_temp(out_dir, f".{name}.")
+            temps.append(tmp)
             files.append(os.fdopen(fd, "wb", buffering=0))  # written by pwritev only
         yield files[0], files[1]
         for f in files:

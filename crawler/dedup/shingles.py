@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import xxhash
 from numpy.typing import NDArray
 
 from crawler.dedup.jit import lazy_njit
+from crawler.fsutil import create_temp
 from crawler.ids import _STRIP_CATEGORIES, comparable_text
 from pipelines.script import TONED, strip_pinyin, traditional_only
 
@@ -135,8 +135,7 @@ def _save_table(path: Path, table: NDArray[np.uint8]) -> None:
     tmp: Path | None = None
     try:
         path.parent.mkdir(exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        tmp = Path(name)
+        fd, tmp = create_temp(path.parent, path.name)
         with os.fdopen(fd, "wb") as f:
             np.save(f, table, allow_pickle=False)
         tmp.replace(path)
