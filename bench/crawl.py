@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.commands.demo import start_replica  # noqa: E402
+from crawler.commands.demo import start_replica, stop_process  # noqa: E402
 from crawler.portals import load_portals, seeds_dir_from_settings  # noqa: E402
 
 SETTINGS = {
@@ -127,8 +127,7 @@ def main() -> int:
                     print(f"{site:8} {mode:7} {pages:6d} {seconds:8.2f} {pages / seconds:8.1f} "
                           f"{cpu / pages * 1000:11.2f}")  # fmt: skip
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
     rates = {mode: pages / seconds for mode, (pages, seconds, _) in totals.items()}
     cpu_ms = {mode: cpu / pages * 1000 for mode, (pages, _, cpu) in totals.items()}
     print()

@@ -54,7 +54,7 @@ from redisserver import BINARY, RedisServer  # noqa: E402
 from synthetic import articles  # noqa: E402
 
 from crawler import settings as S  # noqa: E402
-from crawler.commands.demo import start_replica  # noqa: E402
+from crawler.commands.demo import start_replica, stop_process  # noqa: E402
 from crawler.dedup.engine import Deduplicator, Prepared, prepare  # noqa: E402
 from crawler.dedup.index import DedupIndex  # noqa: E402
 from crawler.distributed.connection import RedisLink  # noqa: E402
@@ -226,8 +226,7 @@ def bench_crawl(site: str, bulk: int, port: int, delay: float) -> None:
                 rates[n] = pages / wall
                 print(f"{n:9d} {pages:6d} {wall:7.1f} {rates[n]:8.1f} {used:7.1f}")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
     print(
         f"ratio 2/1: {rates[2] / rates[1]:.2f}; 3/1: {rates[3] / rates[1]:.2f} "
         f"(on {__import__('os').cpu_count()} cores shared with the replica and Redis)"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.commands.demo import start_replica
+from crawler.commands.demo import start_replica, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,13 +30,7 @@ class Replica:
         self.proc, self.url = start_replica(*extra, timeout=30.0)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
 
 
 @dataclass

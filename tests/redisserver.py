@@ -15,6 +15,8 @@ from pathlib import Path
 
 import redis
 
+from crawler.commands.demo import stop_process
+
 BINARY = "redis-server"
 
 
@@ -71,12 +73,7 @@ class RedisServer:
                 self.client().shutdown(save=True)
             self.proc.wait(timeout=30)
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc)
         if not save:
             (self.folder / "dump.rdb").unlink(missing_ok=True)
 

@@ -41,6 +41,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Stop ``proc``: SIGTERM, then SIGKILL when it has not ended ``timeout`` s later."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
 def start_replica(*extra: str, timeout: float = 60.0) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -m crawler replica --port 0 [extra…]``; return the process and its URL."""
     proc = subprocess.Popen(  # noqa: S603 - this interpreter running the replica command
@@ -176,11 +188,7 @@ def run(args: argparse.Namespace) -> int:
             worst = max(worst, status)
             done_runs.append((site, status))
     finally:
-        replica.terminate()
-        try:
-            replica.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            replica.kill()
+        stop_process(replica)
     # totals read once every portal ran: a later portal's origin can move an earlier
     # portal's kept record to its duplicates.jsonl
     rows = [_row(s, _latest_summary(output_dir, s), output_dir, st) for s, st in done_runs]
