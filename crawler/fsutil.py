@@ -6,6 +6,7 @@ Hand-written (a few lines): the maintained atomic-write packages are archived.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterable
@@ -58,3 +59,23 @@ def write_atomic(path: Path, chunks: Iterable[bytes] | bytes, sync_dir: bool = F
         raise
     if sync_dir:
         fsync_dir(path.parent)
+
+
+def append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` to ``fd`` (opened ``O_APPEND``) whole or not at all.
+
+    One ``write`` call unless the disk fills; if a write fails, what was
+    written of ``data`` is cut again before the error is raised.
+    """
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            n = os.write(fd, view)
+            if n <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[n:]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise

@@ -59,7 +59,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.fsutil import write_atomic
+from crawler.fsutil import append_whole, write_atomic
 from crawler.ids import url_key
 from crawler.items import PageItem, RevisitPage
 from crawler.state import (
@@ -365,11 +365,9 @@ class RevisitSchedule:
 
     # -- writing ---------------------------------------------------------------------
     def _append(self, data: bytes) -> None:
+        """Append whole lines (a failed write, a full disk, leaves no part of them)."""
         assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        append_whole(self._fd, data)
         self._lines += data.count(b"\n")
 
     def put(self, entry: Entry) -> None:

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import journal
-from crawler.fsutil import write_atomic
+from crawler.fsutil import append_whole, write_atomic
 from crawler.ids import url_key
 
 logger = logging.getLogger(__name__)
@@ -481,7 +481,7 @@ class SeenStore:
     def _append_many(self, keys: list[str]) -> None:
         assert self._fd is not None
         data = "".join(f"{k}\n" for k in keys).encode("utf-8")
-        _append_whole(self._fd, data)
+        append_whole(self._fd, data)
         self._sha.update(data)
 
     def claim(self, key: str, file: str, line: bytes) -> bool:
@@ -504,7 +504,7 @@ class SeenStore:
         # in memory first: a failed write below must not let this run write the record twice
         self.keys.add(key)
         data = f"{key}\n".encode()
-        _append_whole(self._fd, data)
+        append_whole(self._fd, data)
         self._sha.update(data)
 
     def sync(self) -> None:
@@ -542,26 +542,6 @@ class SeenStore:
         finally:
             os.close(self._fd)
             self._fd = None
-
-
-def _append_whole(fd: int, data: bytes) -> None:
-    """Append ``data`` to ``fd`` (opened ``O_APPEND``) whole or not at all.
-
-    One ``write`` call unless the disk fills; if a write fails, what was
-    written of ``data`` is cut again before the error is raised.
-    """
-    start = os.lseek(fd, 0, os.SEEK_END)
-    view = memoryview(data)
-    try:
-        while view:
-            n = os.write(fd, view)
-            if n <= 0:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            view = view[n:]
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, start)
-        raise
 
 
 # --- per-crawl state shared by the extension, the middleware and the store ------------

@@ -490,3 +490,40 @@ def schedule_info(schedule: RevisitSchedule) -> Any:
     from crawler.revisit import OpenInfo
 
     return OpenInfo(entries=len(schedule.entries))
+
+
+def test_a_schedule_line_the_disk_has_no_room_for_leaves_no_part_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short write then ENOSPC: the schedule log keeps its whole lines only, the error
+    reaches the caller, and the schedule opens again as it was."""
+    import errno
+    import os
+
+    write_output(tmp_path / "out", URLS)
+    schedule = open_schedule(tmp_path)
+    schedule.open()
+    path = tmp_path / "state" / "revisit.log"
+    before = path.read_bytes()
+    entry = schedule.entries[url_key(URLS[2])]
+    entry.status = 404
+    real_write = os.write
+    calls = []
+
+    def full_disk(fd: int, data: Any) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[:10]))  # room for 10 bytes
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        schedule.put(entry)
+    monkeypatch.setattr(os, "write", real_write)
+    assert path.read_bytes() == before  # the 10 bytes were cut again
+    schedule.close()
+    again = open_schedule(tmp_path)
+    info = again.open()
+    assert info.torn == 0
+    assert info.corrupt == 0
+    again.close()
