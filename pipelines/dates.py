@@ -8,10 +8,12 @@ and does the month arithmetic for relative dates.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 from dateutil import parser as du_parser
 from dateutil.relativedelta import relativedelta
@@ -339,9 +341,91 @@ _SCRIPT_ISO = re.compile(
 )
 
 
+# The same keys in a JSON state a script assigns (``window.__INITIAL_STATE__ = {…}``)
+# or holds (JSON-LD), read structurally: the page's own item is the object nearest the
+# top, the related articles it lists (each with its own date) sit deeper.
+_STATE_KEYS = frozenset(
+    (
+        "datePublished",
+        "publishDate",
+        "publish_date",
+        "publishTime",
+        "publish_time",
+        "pubDate",
+        "pub_date",
+        "pubTime",
+        "pubtime",
+    )
+)
+_STATE_START = re.compile(r"=\s*(?=[{\[])")
+_STATE_MAX_CHARS = 4 << 20  # a larger script is not parsed (its variables still are)
+_STATE_MAX_DEPTH = 12
+
+
+def _state_value(value: object, fetched: datetime) -> FoundDate | None:
+    """A date from a state's value: ISO 8601 text, or epoch seconds or milliseconds."""
+    if isinstance(value, str) and re.match(r"(?:19|20)\d{2}-\d{1,2}-\d{1,2}", value):
+        found = parse_iso(value, fetched)
+        return found if found and found.value else None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) in (10, 13):
+        seconds = value // 1000 if value >= 10**12 else value
+        dt = datetime.fromtimestamp(seconds, CHINA_TZ)
+        if dt.year >= MIN_YEAR and dt <= fetched + timedelta(days=1):
+            return FoundDate(_format(dt, True))
+    return None
+
+
+def _shallowest_date(state: dict[str, Any] | list[Any], fetched: datetime) -> FoundDate | None:
+    """The date of the publish key nearest the top of ``state`` (document order on a tie)."""
+    level = [state]
+    for _ in range(_STATE_MAX_DEPTH):
+        deeper: list[dict[str, Any] | list[Any]] = []
+        for node in level:
+            items: Iterable[tuple[object, Any]] = (
+                node.items() if isinstance(node, dict) else enumerate(node)
+            )
+            for key, value in items:
+                if key in _STATE_KEYS:
+                    found = _state_value(value, fetched)
+                    if found:
+                        return found
+                if isinstance(value, dict | list):
+                    deeper.append(value)
+        if not deeper:
+            break
+        level = deeper
+    return None
+
+
+def state_date(text: str, fetched: datetime) -> FoundDate | None:
+    """The publish date in a JSON state ``text`` assigns or is, or None (not JSON, no key)."""
+    if len(text) > _STATE_MAX_CHARS or not any(key in text for key in _STATE_KEYS):
+        return None
+    starts = [m.end() for m in _STATE_START.finditer(text)]
+    body = text.lstrip()
+    if body[:1] in ("{", "["):
+        starts.insert(0, len(text) - len(body))
+    decoder = json.JSONDecoder()
+    for start in starts[:20]:
+        try:
+            state, _ = decoder.raw_decode(text, start)
+        except ValueError:  # a JavaScript literal that is not JSON
+            continue
+        if isinstance(state, dict | list):
+            found = _shallowest_date(state, fetched)
+            if found:
+                return found
+    return None
+
+
 def script_date(scripts: Iterable[str], fetched: datetime) -> FoundDate | None:
     """The publish time a page's scripts carry (first found), or None."""
     for text in scripts:
+        found = state_date(text, fetched)
+        if found:
+            return found
         m = _SCRIPT_EPOCH.search(text)
         if m:
             dt = datetime.fromtimestamp(int(m.group(1)), CHINA_TZ)

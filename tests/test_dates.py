@@ -139,3 +139,60 @@ def test_a_utc_meta_time_refines_the_day_the_page_shows_in_china_time() -> None:
 def test_date_and_time_on_lines_of_their_own() -> None:
     body = H1 + "<div>2019-09-24</div><div>09:10</div>" + TEXT
     assert _date("", body)[0] == "2019-09-24T09:10:00+08:00"
+
+
+def test_a_relative_date_gives_way_to_the_date_of_the_page_s_own_item_in_its_state() -> None:
+    """An app's embedded state lists related articles (each with its own date) below the
+    page's own item: the publish key nearest the top is the page's, whatever the order."""
+    state = (
+        "<script>\n window.__INITIAL_STATE__ = {"
+        '"routing": {"path": "/topic/1"}, "topicDetail": {"data": {'
+        '"newsArray": [{"title": "a", "publishDate": "2019-09-07T05:51:23.000Z"},'
+        ' {"title": "b", "publishDate": "2019-09-07T10:29:27.000Z"}],'
+        '"createdAt": "2019-09-07T08:29:41.278Z",'
+        '"publishDate": "2019-09-07T00:31:40.109Z", "summary": "…"}}};\n</script>'
+    )
+    body = H1 + "<div>昨天</div>" + TEXT + state
+    assert _date("", body) == ("2019-09-07T00:31:40+00:00", [])  # the record says +08:00
+
+
+@pytest.mark.parametrize(
+    ("script", "value"),
+    [
+        # epoch milliseconds and seconds, as numbers or digit strings
+        ('var data = {"article": {"publishTime": 1581517074000}};', "2020-02-12T22:17:54+08:00"),
+        ('window.s = {"item": {"pubDate": "1581517074"}}', "2020-02-12T22:17:54+08:00"),
+        # a JSON-LD list: the article's datePublished, not a nested review's
+        (
+            '[{"@type": "NewsArticle", "datePublished": "2021-06-01T08:30:00+08:00",'
+            ' "review": {"datePublished": "2022-01-01T00:00:00+08:00"}}]',
+            "2021-06-01T08:30:00+08:00",
+        ),
+        # a date after the crawl is skipped for the next one at the same depth
+        (
+            'x = {"a": {"publishDate": "2030-01-01T00:00:00Z"}, '
+            '"b": {"publish_time": "2024-05-01 09:00:00"}}',
+            "2024-05-01T09:00:00+08:00",
+        ),
+    ],
+)
+def test_publish_dates_read_from_a_script_s_json_state(script: str, value: str) -> None:
+    from pipelines.dates import script_date
+
+    found = script_date([script], FETCHED)
+    assert found is not None
+    assert found.value == value
+
+
+def test_a_state_that_is_not_json_falls_back_to_the_script_variables() -> None:
+    from pipelines.dates import script_date, state_date
+
+    literal = "var page = {title: '某某', publishDate: new Date(2020, 1, 2)};"
+    assert state_date(literal, FETCHED) is None
+    assert script_date([literal], FETCHED) is None
+    mixed = 'var cfg = {a: 1}; var ct = "1581418070";'  # JavaScript, then WeChat's variable
+    found = script_date([mixed], FETCHED)
+    assert found is not None
+    assert found.value == "2020-02-11T18:47:50+08:00"
+    assert state_date('{"publishDate": "someday"}', FETCHED) is None
+    assert state_date('{"publishDate": true, "x": [1, 2]}', FETCHED) is None
