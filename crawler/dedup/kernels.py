@@ -132,6 +132,15 @@ def table_rehash(
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _listed(values: NDArray[np.int64], lo: int, hi: int, value: int) -> bool:  # pragma: no cover
+    """Whether ``values[lo:hi]`` holds ``value`` (a record's few candidate rows so far)."""
+    for k in range(lo, hi):  # noqa: SIM110 - a plain loop: numba compiles no generator here
+        if values[k] == value:
+            return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _equal(a: NDArray[np.uint32], b: NDArray[np.uint32]) -> int:  # pragma: no cover - compiled
     n = 0
     for k in range(a.shape[0]):
@@ -231,12 +240,7 @@ def _segment_candidates(
                     break
                 if k == q:
                     r = np.int64(trows[p])
-                    seen = False
-                    for c in range(first, min(nc, cap)):
-                        if cand_row[c] == r:
-                            seen = True
-                            break
-                    if not seen:
+                    if not _listed(cand_row, first, min(nc, cap), r):
                         if nc < cap:
                             cand_rec[nc] = i
                             cand_row[nc] = r
@@ -385,12 +389,7 @@ def decide_batch(
             while e >= 0:
                 local = e // nb
                 e = band_chain[e]
-                known = False
-                for k in range(ns):  # a row sharing several bands is compared once
-                    if seen[k] == local:
-                        known = True
-                        break
-                if known:
+                if _listed(seen, 0, ns, local):  # a row sharing several bands: compared once
                     continue
                 if ns < seen.shape[0]:
                     seen[ns] = local

@@ -493,13 +493,14 @@ def _plan(
     kept = kept_of == np.arange(n)
     summary.kept += int(kept.sum())
     # most kept records: a plain line without a cluster of its own, ``cluster`` spliced in
-    # (``_with_fields``'s bytes, written out: 90 % of the lines in one comprehension)
+    # (``_with_fields``'s bytes for one field, 90 % of the lines in one loop)
     simple = kept & ((cols["flags"] & (PLAIN | OWN_CLUSTER)) == PLAIN)
     tails: list[bytes] = [b""] * n
     clusters = recs.clusters
     at = np.flatnonzero(simple)
+    head = _field("cluster")
     for r, row in zip(at.tolist(), rows[at].tolist(), strict=True):
-        tails[r] = b', "cluster": ' + orjson.dumps(clusters[row]) + b"}\n"
+        tails[r] = head + orjson.dumps(clusters[row]) + _CLOSE
     cut[at] = True
     for r in np.flatnonzero(kept & ~simple).tolist():
         flags = flags_l[r]
@@ -627,6 +628,14 @@ def _pwrite_all(fd: int, parts: list[bytes | memoryview], offset: int) -> int:
     return offset
 
 
+def _field(key: str) -> bytes:
+    """What a field spliced into a line starts with: ``, "key": `` (the crawl's style)."""
+    return b", " + orjson.dumps(key) + b": "
+
+
+_CLOSE = b"}\n"  # what a spliced line ends with
+
+
 def _with_fields(
     reader: _Reader, r: int, extra: dict[str, Any], flags: int
 ) -> tuple[bool, bool, bytes]:
@@ -637,8 +646,7 @@ def _with_fields(
     another is re-serialized whole (the tail is the new line).
     """
     if flags & PLAIN:
-        added = b", ".join(orjson.dumps(k) + b": " + orjson.dumps(v) for k, v in extra.items())
-        return True, False, b", " + added + b"}\n"
+        return True, False, b"".join(_field(k) + orjson.dumps(v) for k, v in extra.items()) + _CLOSE
     rec = load_line(reader.line(r))
     rec.update(extra)
     return False, True, orjson.dumps(rec) + b"\n"
