@@ -370,10 +370,15 @@ def _state_value(value: object, fetched: datetime) -> FoundDate | None:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) in (10, 13):
-        seconds = value // 1000 if value >= 10**12 else value
-        dt = datetime.fromtimestamp(seconds, CHINA_TZ)
-        if dt.year >= MIN_YEAR and dt <= fetched + timedelta(days=1):
-            return FoundDate(_format(dt, True))
+        return _epoch_date(value // 1000 if value >= 10**12 else value, fetched)
+    return None
+
+
+def _epoch_date(seconds: int, fetched: datetime) -> FoundDate | None:
+    """A Unix time in China time, or None when before MIN_YEAR or after the crawl."""
+    dt = datetime.fromtimestamp(seconds, CHINA_TZ)
+    if dt.year >= MIN_YEAR and dt <= fetched + timedelta(days=1):
+        return FoundDate(_format(dt, True))
     return None
 
 
@@ -428,9 +433,9 @@ def script_date(scripts: Iterable[str], fetched: datetime) -> FoundDate | None:
             return found
         m = _SCRIPT_EPOCH.search(text)
         if m:
-            dt = datetime.fromtimestamp(int(m.group(1)), CHINA_TZ)
-            if dt.year >= MIN_YEAR and dt <= fetched + timedelta(days=1):
-                return FoundDate(_format(dt, True))
+            found = _epoch_date(int(m.group(1)), fetched)
+            if found:
+                return found
         m = _SCRIPT_ISO.search(text)
         if m:
             found = parse_iso(m.group(1), fetched)
