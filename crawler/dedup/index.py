@@ -66,7 +66,7 @@ from numpy.typing import NDArray
 from crawler.dedup import origin
 from crawler.dedup.lsh import lsh_params
 from crawler.dedup.shingles import SHINGLE_HASH
-from crawler.fsutil import create_temp, fsync_dir
+from crawler.fsutil import fsync_dir, write_atomic
 
 if TYPE_CHECKING:
     from crawler.dedup.engine import Prepared
@@ -827,13 +827,8 @@ class DedupIndex:
             "checkpoint": self.checkpoint,
             "clusters": {"kept": self.kept, "cited": self.cited, "renamed": self.renamed},
         }
-        fd, tmp = create_temp(self.directory, ".manifest-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.directory / MANIFEST)
-        fsync_dir(self.directory)
+        text = json.dumps(manifest, indent=1, sort_keys=True)
+        write_atomic(self.directory / MANIFEST, text.encode("utf-8"), sync_dir=True)
         self._cleanup()
 
     def _write_segment(self, seg: Segment) -> None:

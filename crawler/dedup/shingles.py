@@ -23,8 +23,7 @@ this code.
 
 from __future__ import annotations
 
-import contextlib
-import os
+import io
 import sys
 import unicodedata
 from pathlib import Path
@@ -34,7 +33,7 @@ import xxhash
 from numpy.typing import NDArray
 
 from crawler.dedup.jit import lazy_njit
-from crawler.fsutil import create_temp
+from crawler.fsutil import write_atomic
 from crawler.ids import _STRIP_CATEGORIES, comparable_text
 from pipelines.script import TONED, strip_pinyin, traditional_only
 
@@ -132,17 +131,13 @@ def _load_table(path: Path) -> NDArray[np.uint8] | None:
 
 def _save_table(path: Path, table: NDArray[np.uint8]) -> None:
     """Save ``table`` at ``path`` atomically; a folder that cannot be written is left alone."""
-    tmp: Path | None = None
+    data = io.BytesIO()
+    np.save(data, table, allow_pickle=False)
     try:
         path.parent.mkdir(exist_ok=True)
-        fd, tmp = create_temp(path.parent, path.name)
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, table, allow_pickle=False)
-        tmp.replace(path)
+        write_atomic(path, data.getvalue())
     except OSError:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        pass  # built again by the next process
 
 
 def _flag_table() -> NDArray[np.uint8]:
